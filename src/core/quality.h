@@ -27,17 +27,17 @@ inline constexpr Quality kBadDeviceFailure = 0x808B0000;
 inline constexpr Quality kBadSensorFailure = 0x808C0000;
 inline constexpr Quality kBadNoData = 0x809B0000;
 
-enum class Severity { kGood, kUncertain, kBad };
+enum class Severity { kSeverityGood, kSeverityUncertain, kSeverityBad };
 
 inline Severity severity(Quality q) {
   switch (q >> 30) {
-    case 0: return Severity::kGood;
-    case 1: return Severity::kUncertain;
-    default: return Severity::kBad;  // 10 and the reserved 11 are both treated as Bad
+    case 0: return Severity::kSeverityGood;
+    case 1: return Severity::kSeverityUncertain;
+    default: return Severity::kSeverityBad;  // 10 and the reserved 11 are both treated as Bad
   }
 }
-inline bool is_good(Quality q) { return severity(q) == Severity::kGood; }
-inline bool is_bad(Quality q) { return severity(q) == Severity::kBad; }
+inline bool is_good(Quality q) { return severity(q) == Severity::kSeverityGood; }
+inline bool is_bad(Quality q) { return severity(q) == Severity::kSeverityBad; }
 
 // "Good", "Bad", "BadTimeout", or "Bad(0x80AB0000)" for a code without a name here.
 std::string to_string(Quality q);

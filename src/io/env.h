@@ -6,8 +6,12 @@
 //  - WritableFile::sync() makes the file's bytes durable (fdatasync).
 //  - A new file's name, a rename, a removal or a link is durable only after sync_dir() of the
 //    directory that holds the name.
-// Thread safety: an Env may be used from many threads. A WritableFile is used by one thread at
-// a time (the caller serializes). A ReadableFile may be used by many threads at once.
+//  - create_dirs() and remove_dir() are durable when they return: they sync the parent of each
+//    directory they add or remove (which also makes the parent's other pending entries durable).
+// Thread safety: an Env may be used from many threads. A WritableFile's append/truncate/close
+// are called by one thread at a time (the caller serializes), but sync() may run concurrently
+// with append() on the same file (the store's sync thread does this; POSIX allows it). A
+// ReadableFile may be used by many threads at once.
 #pragma once
 
 #include <cstddef>
@@ -105,5 +109,9 @@ Status write_file_atomic(Env& env, const std::string& path, std::string_view dat
 std::string join_path(std::string_view dir, std::string_view name);
 // The directory part of a path ("a/b/c" -> "a/b", "c" -> ".").
 std::string parent_dir(std::string_view path);
+// The Status for a failed file-system call: ENOENT -> kNotFound, EEXIST -> kAlreadyExists,
+// ENOSPC/EDQUOT -> kNoSpace, anything else kIoError; the message is "<op> <path>: <strerror>".
+// For the Env implementations, so that every one of them reports errors the same way.
+Status errno_status(std::string_view op, std::string_view path, int err);
 
 }  // namespace sluice
