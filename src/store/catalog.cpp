@@ -157,6 +157,7 @@ Status SeriesCatalog::resolve(const Batch& batch, std::vector<uint32_t>* ids) {
   if (entries.empty()) return {};
   const uint64_t before = file_->size();
   Status st = file_->append(entries);
+  if (st.ok()) st = file_->sync();
   if (!st.ok()) {
     (void)file_->truncate(before);
     for (uint32_t id = first_new; id < next_id_; ++id) ids_.erase(names_[id]);
@@ -164,7 +165,6 @@ Status SeriesCatalog::resolve(const Batch& batch, std::vector<uint32_t>* ids) {
     next_id_ = first_new;
     return st.with_context(path_);
   }
-  dirty_ = true;
   return {};
 }
 
@@ -186,24 +186,7 @@ size_t SeriesCatalog::size() const {
   return ids_.size();
 }
 
-Status SeriesCatalog::sync() {
-  std::lock_guard sync_lock(sync_mu_);
-  {
-    std::unique_lock lock(mu_);
-    if (!dirty_) return {};
-    dirty_ = false;
-  }
-  // Entries appended after the flag was cleared set it again and are synced by a later round.
-  Status st = file_->sync();
-  if (!st.ok()) {
-    std::unique_lock lock(mu_);
-    dirty_ = true;
-  }
-  return st;
-}
-
 Status SeriesCatalog::close() {
-  SLUICE_RETURN_IF_ERROR(sync());
   std::unique_lock lock(mu_);
   if (file_) {
     Status st = file_->close();

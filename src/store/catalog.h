@@ -1,9 +1,10 @@
 // The series catalog: gives every series name a dense 32-bit id, once for the whole store, so
 // records carry small ids instead of names (the difference between ~35 and ~2 bytes a sample).
 //
-// Durability: new entries are appended to series.cat by resolve() and made durable by sync().
-// The store's sync round calls sync() before it syncs any segment, so no durable record can
-// name an id whose entry is not durable.
+// Durability: resolve() appends the entries for new names and syncs them before it returns, so
+// every record written afterwards (durable or not: the OS may write an unsynced record to disk
+// before a crash) names only ids whose entries are durable. The fsync is paid only when a batch
+// brings series never seen before.
 // Thread safety: all methods may be called concurrently. Lookups share a lock; assigning new
 // ids takes it exclusively.
 #pragma once
@@ -41,8 +42,6 @@ class SeriesCatalog {
   std::optional<uint32_t> find(std::string_view name) const;
   size_t size() const;
 
-  // Makes every appended entry durable (no-op when nothing is pending).
-  Status sync();
   Status close();
 
  private:
@@ -59,8 +58,6 @@ class SeriesCatalog {
   std::vector<std::string> names_;                                         // GUARDED_BY(mu_)
   std::unique_ptr<WritableFile> file_;                                     // GUARDED_BY(mu_)
   uint32_t next_id_ = 0;                                                   // GUARDED_BY(mu_)
-  bool dirty_ = false;                                                     // GUARDED_BY(mu_)
-  std::mutex sync_mu_;  // one sync at a time, without blocking lookups
 };
 
 // Encodes one catalog entry (exposed for tests and fsck).

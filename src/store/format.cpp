@@ -90,6 +90,7 @@ void encode_record_header(const RecordHeader& h, std::string_view payload,
   put<uint64_t>(out + 24, h.first_seq);
   put<int64_t>(out + 32, h.min_ts);
   put<int64_t>(out + 40, h.max_ts);
+  put<uint64_t>(out + 48, h.synced_offset);
   uint32_t crc = crc32c(out + 8, kRecordHeaderSize - 8);
   crc = crc32c_extend(crc, payload.data(), payload.size());
   put<uint32_t>(out + 4, crc32c_mask(crc));
@@ -121,6 +122,7 @@ Status decode_record_header(std::string_view bytes, RecordHeader* h) {
   r.first_seq = get<uint64_t>(p + 24);
   r.min_ts = get<int64_t>(p + 32);
   r.max_ts = get<int64_t>(p + 40);
+  r.synced_offset = get<uint64_t>(p + 48);
   if (r.stored_len > kMaxStoredPayload) {
     return corruption(fmt::format("stored length {} over the limit {}", r.stored_len,
                                   kMaxStoredPayload));

@@ -40,7 +40,7 @@ std::string segment_file_name(uint64_t base_seq);
 bool parse_segment_file_name(std::string_view name, uint64_t* base_seq);
 
 // ---- Record: one appended batch -----------------------------------------------------------
-// A 48-byte header, then `stored_len` payload bytes (the batch encoding, maybe compressed).
+// A 56-byte header, then `stored_len` payload bytes (the batch encoding, maybe compressed).
 //   0  u32 magic "SLRC"
 //   4  u32 masked crc32c of header bytes 8..48 followed by the payload
 //   8  u16 format version
@@ -52,8 +52,12 @@ bool parse_segment_file_name(std::string_view name, uint64_t* base_seq);
 //  24  u64 first sequence: samples are numbered first_seq .. first_seq + count - 1
 //  32  i64 min timestamp (ns)
 //  40  i64 max timestamp (ns)
+//  48  u64 synced offset: how many bytes of this segment were known durable (fsynced) when
+//      this record was written. Recovery uses it to tell damage in data that had been synced
+//      (media corruption: skip it, keep what follows) from the remains of writes that were
+//      never synced (a torn tail, possibly with later pages on disk: cut it).
 inline constexpr uint32_t kRecordMagic = 0x43524c53;  // "SLRC" little-endian
-inline constexpr size_t kRecordHeaderSize = 48;
+inline constexpr size_t kRecordHeaderSize = 56;
 inline constexpr uint8_t kRecordTypeBatch = 1;
 
 // Limits checked before a length from disk is trusted.
@@ -70,6 +74,7 @@ struct RecordHeader {
   uint64_t first_seq = 0;
   int64_t min_ts = 0;
   int64_t max_ts = 0;
+  uint64_t synced_offset = 0;
 
   uint64_t end_seq() const { return first_seq + sample_count; }
   uint64_t total_size() const { return kRecordHeaderSize + stored_len; }

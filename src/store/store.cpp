@@ -123,6 +123,7 @@ class Store::Impl {
   std::atomic<uint64_t> write_errors_{0};
 
   // Space.
+  std::mutex drop_mu_;  // serializes drop_oldest rounds
   std::mutex space_mu_;
   std::condition_variable space_cv_;
   uint64_t space_generation_ = 0;  // GUARDED_BY(space_mu_)
@@ -246,7 +247,7 @@ Result<bool> Store::Impl::ensure_space(uint64_t need, StreamLog& appender, size_
       appender.count_drop(DropCause::kFullNewest, samples);
       return false;
     case FullPolicy::kDropOldest: {
-      std::lock_guard lock(space_mu_);  // one dropper at a time
+      std::lock_guard lock(drop_mu_);  // one dropper at a time
       while (over_limit(need)) {
         // The stream whose oldest sealed segment is oldest; failing that, the largest active.
         std::shared_ptr<StreamLog> victim;
@@ -330,9 +331,10 @@ Result<AppendResult> Store::Impl::append(std::string_view stream, std::optional<
     return invalid_argument(fmt::format("batch encodes to {} bytes (at most {}); split it",
                                         enc.bytes.size(), format::kMaxStoredPayload));
   }
-  SLUICE_ASSIGN_OR_RETURN(bool fits,
-                          ensure_space(format::kRecordHeaderSize + enc.bytes.size(), *log,
-                                       batch.size()));
+  // The record, and the header of a new segment in case this append rolls.
+  const uint64_t need =
+      format::kRecordHeaderSize + enc.bytes.size() + format::kSegmentHeaderSize;
+  SLUICE_ASSIGN_OR_RETURN(bool fits, ensure_space(need, *log, batch.size()));
   AppendResult r;
   if (!fits) {
     r.outcome = AppendResult::Outcome::kDropped;
@@ -406,6 +408,7 @@ void Store::Impl::sync_thread() {
 Status Store::Impl::sync_round() {
   const auto start = std::chrono::steady_clock::now();
   // Every append whose epoch is <= covered has written its bytes before the captures below.
+  // (Catalog entries need no sync here: resolve() synced them before their records existed.)
   const uint64_t covered = write_epoch_.load();
   std::vector<std::pair<std::shared_ptr<StreamLog>, StreamLog::Capture>> captures;
   {
@@ -413,8 +416,7 @@ Status Store::Impl::sync_round() {
     captures.reserve(streams_.size());
     for (auto& [id, log] : streams_) captures.emplace_back(log, log->capture());
   }
-  // The catalog first: no durable record may name a series whose entry is not durable.
-  Status st = catalog_->sync();
+  Status st;
   for (auto& [log, cap] : captures) {
     if (!st.ok()) break;
     st = log->sync_captured(cap);

@@ -191,36 +191,77 @@ Result<std::shared_ptr<StreamLog>> StreamLog::open(const LogEnv& le, const std::
       }
     }
     SegmentScanner scanner(*file, format::kSegmentHeaderSize, tail.bytes, /*verify=*/true);
-    uint64_t good_end = format::kSegmentHeaderSize;
-    uint64_t end_seq = tail.base_seq;
+    // Damaged regions met on the way, and the valid records after the first of them. A damaged
+    // region is corruption of synced data (skip it) only if a later record was written after
+    // the region had been synced (its synced_offset covers it); otherwise it is the remains of
+    // unsynced writes and the segment is cut at its start.
+    struct Damage {
+      uint64_t offset, length;
+      std::string reason;
+    };
+    std::vector<Damage> damages;
+    struct Kept {
+      uint64_t offset, end;
+      format::RecordHeader h;
+    };
+    std::vector<Kept> kept;
     for (;;) {
       SLUICE_ASSIGN_OR_RETURN(ScanItem item, scanner.next());
       if (item.kind == ScanItem::Kind::kEnd) break;
       if (item.kind == ScanItem::Kind::kDamage) {
-        if (item.tail) {
-          say(fmt::format("{}: torn tail of {} bytes at offset {} cut ({})", tail.path,
-                          item.length, item.offset, item.reason));
-          if (report != nullptr) report->truncated_bytes += item.length;
-          break;
-        }
-        say(fmt::format("{}: {} damaged bytes at offset {} skipped ({})", tail.path, item.length,
-                        item.offset, item.reason));
-        if (report != nullptr) ++report->corrupt_records;
-        ++log->corrupt_records_;
-        log->damage_seen_.emplace(tail.base_seq, item.offset);
+        damages.push_back({item.offset, item.length, item.reason});
         continue;
       }
-      const auto& h = item.header;
+      kept.push_back({item.offset, item.offset + item.length, item.header});
+    }
+    const uint64_t last_synced = kept.empty() ? 0 : kept.back().h.synced_offset;
+    uint64_t cut = tail.bytes;
+    for (const Damage& d : damages) {
+      const bool records_follow = !kept.empty() && kept.back().offset > d.offset;
+      if (records_follow && last_synced >= d.offset + d.length) {
+        say(fmt::format("{}: {} damaged bytes at offset {} skipped ({})", tail.path, d.length,
+                        d.offset, d.reason));
+        if (report != nullptr) ++report->corrupt_records;
+        ++log->corrupt_records_;
+        log->damage_seen_.emplace(tail.base_seq, d.offset);
+        continue;
+      }
+      cut = d.offset;
+      say(fmt::format("{}: torn tail at offset {} cut, {} bytes ({})", tail.path, d.offset,
+                      tail.bytes - d.offset, d.reason));
+      if (report != nullptr) report->truncated_bytes += tail.bytes - d.offset;
+      if (records_follow) {
+        // Whole records after the tear were never acknowledged (no sync covered them), but
+        // they are moved aside rather than destroyed.
+        const std::string qdir = join_path(parent_dir(parent_dir(dir)), format::kQuarantineDir);
+        SLUICE_RETURN_IF_ERROR(env.create_dirs(qdir));
+        const std::string qpath = join_path(
+            qdir, fmt::format("{}-{}-{}.tail", format::escape_stream_id(log->id_),
+                              tail.base_seq, d.offset));
+        std::string bytes(tail.bytes - d.offset, '\0');
+        SLUICE_ASSIGN_OR_RETURN(size_t n, file->read_at(d.offset, bytes.size(), bytes.data()));
+        bytes.resize(n);
+        SLUICE_RETURN_IF_ERROR(write_file_atomic(env, qpath, bytes));
+        say(fmt::format("{}: the unsynced records after the tear were moved to {}", tail.path,
+                        qpath));
+      }
+      break;
+    }
+    uint64_t good_end = format::kSegmentHeaderSize;
+    uint64_t end_seq = tail.base_seq;
+    for (const Kept& k : kept) {
+      if (k.offset >= cut) break;
+      const auto& h = k.h;
       if (h.first_seq < end_seq) {
         // Sequences must grow; a record that goes back is damage that passed its CRC (a bug).
         say(fmt::format("{}: record at offset {} repeats sequence {} (skipped)", tail.path,
-                        item.offset, h.first_seq));
+                        k.offset, h.first_seq));
         ++log->corrupt_records_;
-        good_end = item.offset + item.length;
+        good_end = k.end;
         continue;
       }
       end_seq = h.end_seq();
-      good_end = item.offset + item.length;
+      good_end = k.end;
       ++tail.records;
       if (tail.time_range) {
         tail.time_range->first = std::min(tail.time_range->first, h.min_ts);
@@ -229,6 +270,7 @@ Result<std::shared_ptr<StreamLog>> StreamLog::open(const LogEnv& le, const std::
         tail.time_range.emplace(h.min_ts, h.max_ts);
       }
     }
+    if (cut < tail.bytes) good_end = cut;
     if (good_end < tail.bytes) {
       SLUICE_RETURN_IF_ERROR(env.truncate(tail.path, good_end));
       le.total_bytes->fetch_sub(tail.bytes - good_end);
@@ -282,6 +324,7 @@ Result<StreamLog::Appended> StreamLog::append(const EncodedBatch& enc,
   h.first_seq = first;
   h.min_ts = enc.min_ts;
   h.max_ts = enc.max_ts;
+  h.synced_offset = seg->synced_bytes;
   // One write per record: header and payload together.
   thread_local std::string buf;
   buf.resize(format::kRecordHeaderSize);
@@ -363,8 +406,6 @@ Status StreamLog::roll() {
 Status StreamLog::roll_locked() {
   Segment& old = *segments_.back();
   // Seal: the sealed segment is durable before its successor exists (recovery relies on it).
-  // Catalog entries the segment's records name must be durable first.
-  SLUICE_RETURN_IF_ERROR(le_.catalog->sync());
   SLUICE_RETURN_IF_ERROR(active_->sync().with_context(old.path));
   old.readable_bytes = old.synced_bytes = old.bytes;
   readable_end_ = next_seq_;

@@ -85,7 +85,7 @@ class StreamLog : public std::enable_shared_from_this<StreamLog> {
   Result<Appended> append(const EncodedBatch& enc, std::optional<uint64_t> at);
 
   // A sync round: capture() records what is written now; sync_captured() makes it durable and
-  // readable. Between the two the Store syncs the catalog.
+  // readable.
   struct Capture {
     std::shared_ptr<WritableFile> file;
     std::shared_ptr<Segment> segment;

@@ -404,32 +404,39 @@ TEST_F(StoreTest, FullDropOldestDeletesOldestSegmentsAndCountsUndelivered) {
 TEST_F(StoreTest, FullBlockWaitsForSinkToFreeSpaceThenAppends) {
   options_.max_bytes = 12 * 1024;
   options_.full_policy = FullPolicy::kBlock;
-  options_.block_timeout = std::chrono::seconds(30);
+  options_.block_timeout = std::chrono::seconds(60);
   open();
   ASSERT_TRUE(store_->add_cursor(kStream, "sink", StartAt::kEarliest).ok());
-  uint64_t next = 0;
-  while (store_->stats().bytes + 4000 < options_.max_bytes) {
-    ASSERT_TRUE(store_->append(kStream, batch_for_seq(next, 100)).ok());
-    next += 100;
-  }
-  // A sink frees space from another thread while the producer is blocked.
-  std::atomic<bool> appended{false};
+  // The producer writes far more than the limit; nothing frees space until it has blocked.
+  constexpr int kBatches = 60;
+  std::atomic<bool> done{false};
   std::thread producer([&] {
-    for (int i = 0; i < 5; ++i) {
-      auto r = store_->append(kStream, batch_for_seq(next, 100));
+    for (int i = 0; i < kBatches; ++i) {
+      auto r = store_->append(kStream, batch_for_seq(static_cast<uint64_t>(i) * 100, 100));
       ASSERT_TRUE(r.ok()) << r.status().to_string();
       ASSERT_EQ(r->outcome, AppendResult::Outcome::kAppended);
-      next += 100;
     }
-    appended = true;
+    done = true;
   });
-  while (store_->stats().appends_blocked == 0 && !appended) std::this_thread::yield();
-  const uint64_t readable = store_->stream_stats(kStream)->readable_end;
-  ASSERT_TRUE(store_->commit_cursor(kStream, "sink", readable).ok());
+  // The sink: each time the producer blocks, deliver everything readable.
+  uint64_t handled = 0;
+  while (!done) {
+    const uint64_t blocked = store_->stats().appends_blocked;
+    if (blocked == handled) {
+      std::this_thread::yield();
+      continue;
+    }
+    handled = blocked;
+    const uint64_t readable = store_->stream_stats(kStream)->readable_end;
+    ASSERT_TRUE(store_->commit_cursor(kStream, "sink", readable).ok());
+  }
   producer.join();
-  EXPECT_TRUE(appended);
   EXPECT_GE(store_->stats().appends_blocked, 1u);
+  EXPECT_LE(store_->stats().bytes, options_.max_bytes);
   EXPECT_EQ(store_->stats().dropped[static_cast<int>(DropCause::kFullNewest)], 0u);
+  auto rb = read_all(*store_, std::string(kStream), store_->cursor(kStream, "sink")->next_seq);
+  expect_consistent(rb);
+  EXPECT_EQ(rb.samples.back().first, kBatches * 100u - 1) << "every blocked append landed";
 }
 
 TEST_F(StoreTest, FullBlockGivesUpAfterTimeoutWithClearError) {
