@@ -87,6 +87,9 @@ class Store::Impl {
   // Makes room for `need` bytes by the full policy. Returns false if the batch must be dropped.
   Result<bool> ensure_space(uint64_t need, StreamLog& appender, size_t samples);
   bool over_limit(uint64_t need);
+  // Removes backup segments and purged sessions older than their retention. Their names start
+  // with the time (ns) they were moved there.
+  void prune_expired();
   void space_freed() {
     {
       std::lock_guard lock(space_mu_);
@@ -127,6 +130,7 @@ class Store::Impl {
   std::mutex space_mu_;
   std::condition_variable space_cv_;
   uint64_t space_generation_ = 0;  // GUARDED_BY(space_mu_)
+  int64_t last_prune_ = 0;  // monotonic ns; sync thread only
   std::atomic<uint64_t> appends_blocked_{0};
   std::atomic<uint64_t> appends_refused_{0};
 };
@@ -182,8 +186,39 @@ Status Store::Impl::open(RecoveryReport* report) {
     if (!log.ok()) return log.status().with_context(fmt::format("stream '{}'", *id));
     streams_.emplace(*id, std::move(log).value());
   }
+  prune_expired();
   syncer_ = std::thread([this] { sync_thread(); });
   return {};
+}
+
+void Store::Impl::prune_expired() {
+  const int64_t now = options_.clock->now();
+  auto prune = [&](std::string_view sub, std::chrono::seconds keep) {
+    if (keep.count() <= 0) return;
+    const int64_t cutoff = now - keep.count() * 1'000'000'000;
+    const std::string root = join_path(options_.dir, sub);
+    auto streams = env_.list_dir(root);
+    if (!streams.ok()) return;
+    for (const auto& s : *streams) {
+      const std::string sdir = join_path(root, s);
+      auto items = env_.list_dir(sdir);
+      if (!items.ok()) continue;
+      for (const auto& item : *items) {
+        const int64_t when = std::atoll(item.c_str());
+        if (when <= 0 || when >= cutoff) continue;
+        const std::string p = join_path(sdir, item);
+        if (env_.file_size(p).ok()) {
+          (void)env_.remove_file(p);
+        } else if (auto files = env_.list_dir(p); files.ok()) {  // a purged session folder
+          for (const auto& f : *files) (void)env_.remove_file(join_path(p, f));
+          (void)env_.remove_dir(p);
+        }
+      }
+      (void)env_.sync_dir(sdir);
+    }
+  };
+  prune(format::kBackupDir, options_.backup_retention);
+  prune(format::kPurgedDir, options_.purged_retention);
 }
 
 Status Store::Impl::close() {
@@ -394,6 +429,13 @@ void Store::Impl::sync_thread() {
       sync_cv_.wait(lock, [&] { return closing_ || requested_epoch_ > synced_epoch_; });
     }
     if (closing_) break;
+    const int64_t mono = options_.clock->monotonic();
+    if (mono - last_prune_ > 60'000'000'000) {
+      last_prune_ = mono;
+      lock.unlock();
+      prune_expired();
+      lock.lock();
+    }
     if (write_epoch_.load() <= synced_epoch_) continue;
     lock.unlock();
     const Status st = sync_round();

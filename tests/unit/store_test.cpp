@@ -523,6 +523,30 @@ TEST_F(StoreTest, BackupKeepsDeliveredSegments) {
   EXPECT_EQ(backed->size(), segments - 1) << "every delivered segment is in the backup";
 }
 
+TEST_F(StoreTest, BackupAndPurgedCopiesAreRemovedAfterTheirRetention) {
+  options_.backup_retention = std::chrono::hours(24);
+  options_.purged_retention = std::chrono::hours(48);
+  open();
+  ASSERT_TRUE(store_->add_cursor(kStream, "a", StartAt::kEarliest).ok());
+  ASSERT_TRUE(store_->add_cursor(kStream, "b", StartAt::kEarliest).ok());
+  for (int i = 0; i < 30; ++i) append(100);
+  ASSERT_TRUE(store_->purge(kStream, "b").ok());
+  ASSERT_TRUE(store_->commit_cursor(kStream, "a", 3000).ok());
+  auto count = [&](const std::string& d) {
+    auto names = env_.list_dir(d);
+    return names.ok() ? names->size() : 0u;
+  };
+  ASSERT_GT(count(options_.dir + "/backup/line1"), 0u);
+  ASSERT_EQ(count(options_.dir + "/purged/line1"), 1u);
+  clock_.advance(int64_t{25} * 3600 * 1'000'000'000);  // past the backup's retention only
+  reopen();
+  EXPECT_EQ(count(options_.dir + "/backup/line1"), 0u);
+  EXPECT_EQ(count(options_.dir + "/purged/line1"), 1u);
+  clock_.advance(int64_t{24} * 3600 * 1'000'000'000);
+  reopen();
+  EXPECT_EQ(count(options_.dir + "/purged/line1"), 0u);
+}
+
 TEST_F(StoreTest, QueryReturnsSeriesInTimeRange) {
   open();
   for (int i = 0; i < 20; ++i) append(100);
