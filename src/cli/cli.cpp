@@ -1,6 +1,206 @@
-// Placeholder until the CLI lands.
+// The command line, the operator's entry to everything: `sluice run` (the gateway itself),
+// `sluice validate` (check a config without starting anything), `sluice store inspect|fsck`
+// (see and mend a store offline) and `sluice version`.
+//
+// Exit codes: 0 success; 1 the command ran but failed (the store could not open, fsck found
+// damage); 2 the input was wrong (bad config, bad arguments, a directory that is not a store).
 #include "cli/cli.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/builtin_sources.h"
+#include "io/env.h"
+#include "runtime/config.h"
+#include "runtime/runtime.h"
+#include "sluice/version.h"
+#include "store/fsck.h"
+
 namespace sluice::cli {
-int main(int, char**) { return 0; }
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitBadInput = 2;
+
+const std::vector<std::string> kLogLevels{"trace", "debug",    "info", "warn",
+                                          "error", "critical", "off"};
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("sluice");
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5!l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// Prints every config error, one per line, and a closing line that says what happens now.
+int report_config_errors(const std::string& path, const Status& status,
+                         const std::vector<runtime::ConfigError>& errors) {
+  if (errors.empty()) {  // the file could not be read at all
+    std::cerr << "sluice: " << status.message() << "\n";
+    return kExitBadInput;
+  }
+  for (const auto& e : errors) std::cerr << e.to_string() << "\n";
+  std::cerr << path << ": " << errors.size() << (errors.size() == 1 ? " error" : " errors")
+            << "; nothing was started (docs/configuration.md lists every key)\n";
+  return kExitBadInput;
+}
+
+int cmd_validate(const std::string& path) {
+  std::vector<runtime::ConfigError> errors;
+  Result<runtime::Config> config = runtime::load_config(path, builtin_source_types(), &errors);
+  if (!config.ok()) return report_config_errors(path, config.status(), errors);
+  std::cout << path << ": ok\n" << runtime::describe_config(*config);
+  return kExitOk;
+}
+
+int cmd_run(const std::string& path, const std::string& log_level_flag) {
+  std::vector<runtime::ConfigError> errors;
+  Result<runtime::Config> config = runtime::load_config(path, builtin_source_types(), &errors);
+  if (!config.ok()) return report_config_errors(path, config.status(), errors);
+  spdlog::set_level(
+      spdlog::level::from_str(log_level_flag.empty() ? config->log.level : log_level_flag));
+
+  // SIGINT and SIGTERM are taken by sigwait() below; they are blocked before any thread starts
+  // (the store's sync thread, the sources) so that every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Result<std::unique_ptr<runtime::Runtime>> rt = runtime::Runtime::open(*config);
+  if (!rt.ok()) {
+    spdlog::critical("{}", rt.status().to_string());
+    return kExitFailed;
+  }
+  Status started = (*rt)->start();
+  if (!started.ok()) {
+    spdlog::critical("{}", started.to_string());
+    return kExitFailed;
+  }
+  spdlog::info("sluice {} running with {} ({} sources); stop with Ctrl-C or SIGTERM", kVersion,
+               path, config->sources.size());
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}; stopping gracefully (send it again to exit at once)",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  // A second signal now ends the process with the default action.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+
+  Status stopped = (*rt)->stop();
+  if (!stopped.ok()) {
+    spdlog::error("{}", stopped.to_string());
+    return kExitFailed;
+  }
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+int cmd_inspect(const std::string& dir, bool records) {
+  store::InspectOptions options;
+  options.records = records;
+  Status s = store::inspect(Env::posix(), dir, options, std::cout);
+  if (!s.ok()) {
+    std::cerr << "sluice store inspect: " << dir << ": " << s.to_string() << "\n";
+    return kExitBadInput;
+  }
+  return kExitOk;
+}
+
+int cmd_fsck(const std::string& dir, bool repair) {
+  store::FsckOptions options;
+  options.repair = repair;
+  Result<store::FsckReport> report = store::fsck(Env::posix(), dir, options, std::cout);
+  if (!report.ok()) {
+    std::cerr << "sluice store fsck: " << dir << ": " << report.status().to_string() << "\n";
+    return kExitBadInput;
+  }
+  // fsck itself printed every problem, every repair and a summary line that says what to do.
+  return report->clean() || repair ? kExitOk : kExitFailed;
+}
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{
+      "Sluice: an industrial data gateway that keeps every value on disk until it "
+      "has been delivered.",
+      "sluice"};
+  app.fallthrough();  // global options may follow the subcommand
+  app.require_subcommand(1);
+
+  std::string log_level;
+  app.add_option("--log-level", log_level,
+                 "Log level (trace, debug, info, warn, error, critical, off); overrides the "
+                 "config's [log] level")
+      ->check(CLI::IsMember(kLogLevels));
+
+  std::string config_path;
+  CLI::App* run = app.add_subcommand("run", "Run the gateway with a config file");
+  run->add_option("-c,--config", config_path, "The TOML config file")->required();
+
+  std::string validate_path;
+  CLI::App* validate =
+      app.add_subcommand("validate", "Check a config file and print what it sets up");
+  validate->add_option("file", validate_path, "The TOML config file")->required();
+
+  CLI::App* store_cmd = app.add_subcommand("store", "Look at or mend a store (Sluice stopped)");
+  store_cmd->require_subcommand(1);
+  std::string inspect_dir;
+  bool inspect_records = false;
+  CLI::App* inspect = store_cmd->add_subcommand("inspect", "Show what a store holds");
+  inspect->add_option("dir", inspect_dir, "The store directory")->required();
+  inspect->add_flag("--records", inspect_records, "List every record, not only segments");
+  std::string fsck_dir;
+  bool fsck_repair = false;
+  CLI::App* fsck = store_cmd->add_subcommand(
+      "fsck", "Verify every checksum of a store; exit 0 if clean, 1 if damaged");
+  fsck->add_option("dir", fsck_dir, "The store directory")->required();
+  fsck->add_flag("--repair", fsck_repair,
+                 "Truncate torn tails and quarantine damaged files (exit 0 when done)");
+
+  CLI::App* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+
+  setup_logging(log_level.empty() ? "info" : log_level);
+  if (*run) return cmd_run(config_path, log_level);
+  if (*validate) return cmd_validate(validate_path);
+  if (*inspect) return cmd_inspect(inspect_dir, inspect_records);
+  if (*fsck) return cmd_fsck(fsck_dir, fsck_repair);
+  if (*version) {
+    const std::string revision = *kGitRevision != '\0' ? kGitRevision : "unknown";
+    std::cout << "sluice " << kVersion << " (git " << revision << ")\n";
+    return kExitOk;
+  }
+  return kExitBadInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::exception& e) {  // a bug: say so rather than abort silently
+    std::cerr << "sluice: internal error: " << e.what() << "\n";
+    return kExitFailed;
+  }
+}
+
 }  // namespace sluice::cli

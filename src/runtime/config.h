@@ -1,0 +1,68 @@
+// The config file (TOML) that gives Sluice its initial pipeline: the store, logging, and the
+// sources. Parsing collects every error of the file before it gives up, and each error names
+// the file, line, column and key, e.g.
+//   demo.toml:12:8: key 'sources[1].rate': expected a positive number of samples per second ...,
+//   got -5
+// Unknown keys are errors. The reference of every key is docs/configuration.md.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/source_types.h"
+#include "store/store.h"
+
+namespace sluice::runtime {
+
+// One problem in a config file. line and column are 1-based; 0 when not known.
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key;  // full key path, e.g. "sources[1].rate"; empty for syntax errors
+  std::string message;
+
+  // "FILE:LINE:COL: key 'KEY': MESSAGE" (or "FILE:LINE:COL: MESSAGE" without a key).
+  std::string to_string() const;
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  // How often the runtime logs its status line; 0 turns it off.
+  std::chrono::nanoseconds status_interval = std::chrono::seconds(10);
+};
+
+struct SourceConfig {
+  std::string name;  // unique; [A-Za-z0-9_.-]+, not starting with '.'
+  std::string type;
+  bool enabled = true;
+  int line = 0;  // where its [[sources]] table starts, for messages
+  std::shared_ptr<const SourceSettings> settings;  // never null in a parsed Config
+};
+
+struct Config {
+  std::string file;  // the path it was read from, as given
+  store::StoreOptions store;
+  LogConfig log;
+  std::vector<SourceConfig> sources;
+};
+
+// Reads and parses the file at `path`. A relative [store] dir is taken relative to the file's
+// directory. On failure the Status message holds one error per line; `errors`, if given,
+// receives them as structured values.
+Result<Config> load_config(const std::string& path, const SourceTypes& types,
+                           std::vector<ConfigError>* errors = nullptr);
+
+// Parses config text. `file_name` names it in messages, and its directory is the base of a
+// relative [store] dir (the current directory if it has none).
+Result<Config> parse_config(std::string_view text, std::string_view file_name,
+                            const SourceTypes& types, std::vector<ConfigError>* errors = nullptr);
+
+// A few lines describing the config for `sluice validate` and the start-up log.
+std::string describe_config(const Config& config);
+
+}  // namespace sluice::runtime

@@ -1,0 +1,59 @@
+// How a part of Sluice reads its own keys from the config file without knowing TOML: a
+// ConfigTable is one table of the file (e.g. one [[sources]] entry). Each getter checks the
+// value's type and range and, when it is wrong, records an error that names the file, line,
+// column and key ("expected <what>, got <value>") and returns the fallback, so that the parser
+// goes on and every error of the file is reported at once. Keys that no getter asked for are
+// reported as unknown when the table is done, so a typo never passes silently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace sluice::runtime {
+
+class ConfigTable {
+ public:
+  template <typename T>
+  using Check = std::function<bool(const T&)>;
+
+  virtual ~ConfigTable() = default;
+
+  // The table's key path in messages, e.g. "store" or "sources[1]".
+  virtual const std::string& path() const = 0;
+  virtual bool has(std::string_view key) const = 0;
+
+  // Each getter returns the key's value, or `fallback` when the key is absent or its value is
+  // wrong (an error is then recorded). `expected` says what a good value is, as it should read
+  // after "expected ": "a positive number of samples per second". `check`, if given, must
+  // hold for the value too.
+  virtual std::string string(std::string_view key, std::string fallback,
+                             std::string_view expected = "a string",
+                             const Check<std::string>& check = {}) = 0;
+  virtual bool boolean(std::string_view key, bool fallback) = 0;
+  // A TOML integer (a float is an error even when whole).
+  virtual int64_t integer(std::string_view key, int64_t fallback, std::string_view expected,
+                          const Check<int64_t>& check = {}) = 0;
+  // A TOML integer or float.
+  virtual double number(std::string_view key, double fallback, std::string_view expected,
+                        const Check<double>& check = {}) = 0;
+  // A byte count: a non-negative integer or a string such as "64MiB" (see runtime/units.h).
+  virtual uint64_t size(std::string_view key, uint64_t fallback, std::string_view expected,
+                        const Check<uint64_t>& check = {}) = 0;
+  // A string such as "10ms" or "1h30m" (see runtime/units.h), or the integer 0.
+  virtual std::chrono::nanoseconds duration(std::string_view key, std::chrono::nanoseconds fallback,
+                                            std::string_view expected,
+                                            const Check<std::chrono::nanoseconds>& check = {}) = 0;
+  // One of `choices` (exact, case-sensitive); returns its index, or `fallback`.
+  virtual size_t choice(std::string_view key, size_t fallback,
+                        std::initializer_list<std::string_view> choices) = 0;
+
+  // Records an error about `key`, located at its value (or at the table if it is absent).
+  // `message` is the whole text after "key '<path>.<key>': ".
+  virtual void error(std::string_view key, std::string message) = 0;
+};
+
+}  // namespace sluice::runtime

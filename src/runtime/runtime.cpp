@@ -1,0 +1,330 @@
+// The runtime's moving parts: one Slot per configured source (its context, its thread, its
+// counters), the status logger, and the shutdown order that keeps acknowledged data safe
+// (stop sources, join them, sync the store, close it).
+#include "runtime/runtime.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <shared_mutex>
+#include <utility>
+
+#include "runtime/units.h"
+
+namespace sluice::runtime {
+
+// A source with everything the runtime keeps for it. It is the source's SourceContext.
+class Runtime::Slot final : public SourceContext {
+ public:
+  Slot(store::Store& store, Clock& clock, SourceConfig config)
+      : store_(store), clock_(clock), config_(std::move(config)) {}
+
+  // ---- SourceContext ----------------------------------------------------------------------
+  Result<store::AppendResult> ingest(Batch&& batch) override {
+    std::shared_lock lock(accept_mu_);
+    if (!accepting_) {
+      return failed_precondition("source '" + config_.name +
+                                 "' is not running; its data is not accepted");
+    }
+    const size_t n = batch.size();
+    if (n == 0) return store::AppendResult{};
+    Result<store::AppendResult> r = store_.append(config_.name, batch);
+    if (!r.ok()) {
+      failed_ingests_.fetch_add(1, std::memory_order_relaxed);
+      return r;
+    }
+    if (r->outcome == store::AppendResult::Outcome::kDropped) {
+      dropped_samples_.fetch_add(n, std::memory_order_relaxed);
+    } else {
+      samples_.fetch_add(n, std::memory_order_relaxed);
+      batches_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return r;
+  }
+
+  Clock& clock() override { return clock_; }
+  bool stopping() const override { return stop_.stop_requested(); }
+  std::stop_token stop_token() const override { return stop_.get_token(); }
+
+  bool sleep_until(int64_t monotonic_ns) override {
+    const std::stop_token token = stop_.get_token();
+    std::unique_lock lock(sleep_mu_);
+    while (!token.stop_requested()) {
+      const int64_t remaining = monotonic_ns - clock_.monotonic();
+      if (remaining <= 0) return true;
+      sleep_cv_.wait_for(lock, token, std::chrono::nanoseconds(remaining), [] { return false; });
+    }
+    return false;
+  }
+
+  // ---- the runtime's side -----------------------------------------------------------------
+  const SourceConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+  Source* source() { return source_.get(); }
+  void set_source(std::unique_ptr<Source> source) { source_ = std::move(source); }
+
+  void set_accepting(bool accepting) {
+    std::unique_lock lock(accept_mu_);  // waits for an ingest in progress
+    accepting_ = accepting;
+  }
+  void request_stop() { stop_.request_stop(); }
+
+  void set_mode(Mode mode) {
+    std::lock_guard lock(state_mu_);
+    mode_ = mode;
+  }
+  // A health decided by the runtime (failed start) that overrides the source's own.
+  void set_failure(Health failure) {
+    std::lock_guard lock(state_mu_);
+    failure_ = std::move(failure);
+  }
+  void clear_failure() {
+    std::lock_guard lock(state_mu_);
+    failure_.reset();
+  }
+
+  SourceStatus status() const {
+    SourceStatus s;
+    s.name = config_.name;
+    s.type = config_.type;
+    {
+      std::lock_guard lock(state_mu_);
+      s.mode = mode_;
+      if (failure_) {
+        s.health = *failure_;
+      } else if (mode_ == Mode::kRunning && source_ != nullptr) {
+        s.health = source_->health();
+      }
+    }
+    s.samples = samples_.load(std::memory_order_relaxed);
+    s.batches = batches_.load(std::memory_order_relaxed);
+    s.dropped_samples = dropped_samples_.load(std::memory_order_relaxed);
+    s.failed_ingests = failed_ingests_.load(std::memory_order_relaxed);
+    return s;
+  }
+
+  std::thread thread;
+
+ private:
+  store::Store& store_;
+  Clock& clock_;
+  const SourceConfig config_;
+  std::unique_ptr<Source> source_;
+
+  std::stop_source stop_;
+  std::mutex sleep_mu_;
+  std::condition_variable_any sleep_cv_;
+
+  std::shared_mutex accept_mu_;
+  bool accepting_ = false;  // guarded by accept_mu_
+
+  mutable std::mutex state_mu_;
+  Mode mode_ = Mode::kIdle;        // guarded by state_mu_
+  std::optional<Health> failure_;  // guarded by state_mu_
+
+  std::atomic<uint64_t> samples_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> dropped_samples_{0};
+  std::atomic<uint64_t> failed_ingests_{0};
+};
+
+Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOptions options) {
+  if (options.env == nullptr) options.env = &Env::posix();
+  if (options.clock == nullptr) options.clock = &SystemClock::instance();
+
+  store::StoreOptions store_options = config.store;
+  store_options.clock = options.clock;
+  store::RecoveryReport report;
+  Result<std::unique_ptr<store::Store>> store =
+      store::Store::open(*options.env, store_options, &report);
+  if (!store.ok()) {
+    return store.status().with_context("cannot open the store in '" + config.store.dir + "'");
+  }
+  for (const std::string& line : report.messages) spdlog::warn("store recovery: {}", line);
+  if (report.truncated_bytes != 0 || report.corrupt_records != 0) {
+    spdlog::warn("store recovery: cut {} torn bytes, skipped {} corrupt records",
+                 report.truncated_bytes, report.corrupt_records);
+  }
+  spdlog::info("store open in {}: {} streams, {} segments", config.store.dir, report.streams,
+               report.segments);
+
+  std::unique_ptr<Runtime> rt(new Runtime(config, options, std::move(store).value()));
+  for (const SourceConfig& source : rt->config_.sources) {
+    const std::string meta = nlohmann::json{{"source", source.name}, {"type", source.type}}.dump();
+    Status ensured = rt->store_->ensure_stream(source.name, meta);
+    if (!ensured.ok()) {
+      return ensured.with_context("cannot create the store stream of source '" + source.name + "'");
+    }
+    auto slot = std::make_unique<Slot>(*rt->store_, *options.clock, source);
+    slot->set_mode(source.enabled ? Mode::kIdle : Mode::kDisabled);
+    Result<std::unique_ptr<Source>> built = source.settings->create(source.name);
+    if (built.ok()) {
+      slot->set_source(std::move(built).value());
+    } else {
+      spdlog::error("source '{}' ({}) cannot be created: {}", source.name, source.type,
+                    built.status().message());
+      slot->set_failure({HealthState::kCritical, built.status().message()});
+    }
+    rt->slots_.push_back(std::move(slot));
+  }
+  return rt;
+}
+
+Runtime::Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store)
+    : config_(std::move(config)), options_(options), store_(std::move(store)) {}
+
+Runtime::~Runtime() {
+  Status s = stop();
+  if (!s.ok()) spdlog::error("stopping the runtime: {}", s.to_string());
+}
+
+Status Runtime::start() {
+  std::lock_guard lock(control_mu_);
+  if (started_ || stopped_) return failed_precondition("the runtime was started already");
+  started_ = true;
+  {
+    std::lock_guard rate_lock(rate_mu_);
+    last_status_mono_ = options_.clock->monotonic();
+  }
+  for (auto& slot : slots_) {
+    if (!slot->config().enabled) {
+      spdlog::info("source '{}' ({}) is disabled", slot->name(), slot->config().type);
+      continue;
+    }
+    if (slot->source() == nullptr) continue;  // could not be created; logged by open()
+    slot->set_accepting(true);
+    slot->set_mode(Mode::kRunning);
+    Slot* s = slot.get();
+    slot->thread = std::thread([this, s] { run_source(*s); });
+  }
+  if (config_.log.status_interval.count() > 0) {
+    status_thread_ = std::jthread([this](const std::stop_token& stop) { run_status_logger(stop); });
+  }
+  return Status::ok_status();
+}
+
+void Runtime::run_source(Slot& slot) {
+  spdlog::info("source '{}' ({}) starting: {}", slot.name(), slot.config().type,
+               slot.config().settings->summary());
+  Status status;
+  try {
+    status = slot.source()->start(slot);
+  } catch (const std::exception& e) {  // a bug in a source must not take the gateway down
+    status = internal_error(std::string("uncaught exception: ") + e.what());
+  }
+  slot.set_accepting(false);
+  on_source_exit(slot, status);
+}
+
+void Runtime::on_source_exit(Slot& slot, const Status& status) {
+  if (slot.stopping()) {
+    if (!status.ok()) {
+      spdlog::warn("source '{}' stopped with an error: {}", slot.name(), status.to_string());
+    } else {
+      spdlog::info("source '{}' stopped", slot.name());
+    }
+    return;
+  }
+  // It ended on its own. Today it stays down, CRITICAL with the reason, until the next start of
+  // Sluice; a restart policy (back-off, retry limit) decides here whether to start it again.
+  const std::string reason =
+      status.ok() ? std::string("the source ended without being asked to stop") : status.message();
+  spdlog::error("source '{}' ({}) failed: {}; it stays down until Sluice is restarted", slot.name(),
+                slot.config().type, reason);
+  slot.set_failure({HealthState::kCritical, reason});
+}
+
+void Runtime::run_status_logger(const std::stop_token& stop) {
+  const auto interval = config_.log.status_interval;
+  std::unique_lock lock(status_wait_mu_);
+  while (!stop.stop_requested()) {
+    status_wait_.wait_for(lock, stop, interval, [] { return false; });
+    if (stop.stop_requested()) break;
+    lock.unlock();
+    spdlog::info("{}", status_line());
+    lock.lock();
+  }
+}
+
+Status Runtime::stop() {
+  std::lock_guard lock(control_mu_);
+  if (stopped_) return Status::ok_status();
+  stopped_ = true;
+  if (status_thread_.joinable()) {
+    status_thread_.request_stop();
+    status_thread_.join();
+  }
+  for (auto& slot : slots_) {
+    slot->request_stop();
+    if (slot->thread.joinable()) slot->source()->stop();
+  }
+  for (auto& slot : slots_) {
+    if (slot->thread.joinable()) slot->thread.join();
+    if (slot->config().enabled) slot->set_mode(Mode::kIdle);
+  }
+  if (started_) spdlog::info("{}", status_line());
+  Status synced = store_->sync();
+  Status closed = store_->close();
+  if (!synced.ok()) return synced.with_context("syncing the store at shutdown");
+  if (!closed.ok()) return closed.with_context("closing the store");
+  spdlog::info("store closed; every acknowledged sample is on disk");
+  return Status::ok_status();
+}
+
+std::vector<SourceStatus> Runtime::sources() const {
+  std::vector<SourceStatus> out;
+  out.reserve(slots_.size());
+  for (const auto& slot : slots_) out.push_back(slot->status());
+  return out;
+}
+
+std::string Runtime::status_line() {
+  uint64_t samples = 0;
+  uint64_t failed = 0;
+  std::string per_source;
+  const std::vector<SourceStatus> statuses = sources();
+  for (const SourceStatus& s : statuses) {
+    samples += s.samples;
+    failed += s.failed_ingests;
+    if (s.health.state == HealthState::kWarning || s.health.state == HealthState::kCritical) {
+      per_source +=
+          fmt::format("; {} {}: {}", s.name, health_state_name(s.health.state), s.health.reason);
+    }
+  }
+
+  double rate = 0;
+  {
+    std::lock_guard lock(rate_mu_);
+    const int64_t now = options_.clock->monotonic();
+    const int64_t elapsed = now - last_status_mono_;
+    if (elapsed > 0) {
+      rate =
+          static_cast<double>(samples - last_status_samples_) * 1e9 / static_cast<double>(elapsed);
+    }
+    last_status_mono_ = now;
+    last_status_samples_ = samples;
+  }
+
+  const store::StoreStats stats = store_->stats();
+  uint64_t retained = 0;
+  for (const SourceStatus& s : statuses) {
+    Result<store::StreamStats> st = store_->stream_stats(s.name);
+    if (st.ok()) retained += st->next_seq - st->first_seq;
+  }
+  uint64_t dropped = 0;
+  for (uint64_t d : stats.dropped) dropped += d;
+
+  std::string line = fmt::format("status: in {:.1f} samples/s, {} samples total; store {}", rate,
+                                 samples, format_bytes(stats.bytes));
+  if (retained > 0) {
+    line += fmt::format(", {:.2f} B/sample",
+                        static_cast<double>(stats.bytes) / static_cast<double>(retained));
+  }
+  line += fmt::format("; dropped {}", dropped);
+  if (failed > 0) line += fmt::format(", failed appends {}", failed);
+  return line + per_source;
+}
+
+}  // namespace sluice::runtime

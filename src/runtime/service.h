@@ -1,0 +1,109 @@
+// The service model every source (south service) is built on: a Source produces batches and
+// hands them to its SourceContext, which is the runtime's side of the contract (ingest into the
+// store, the clock, the stop signal). Each service has a MODE (what the operator asked for)
+// and a HEALTH (how it is doing, with a reason a person can act on), as in FogLAMP and the
+// Kepware connector. Sinks (north services) will get the same vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/sample.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace sluice::runtime {
+
+// What the operator asked for: kRunning (enabled and started), kIdle (enabled but not running,
+// e.g. before start or after stop), kDisabled (enabled = false in the config).
+enum class Mode { kIdle, kRunning, kDisabled };
+// How the service is doing. kNotApplicable: it is not running, so there is nothing to judge.
+enum class HealthState { kHealthy, kWarning, kCritical, kNotApplicable };
+
+const char* mode_name(Mode mode);                  // "IDLE", "RUNNING", "DISABLED"
+const char* health_state_name(HealthState state);  // "HEALTHY", "WARNING", "CRITICAL", "N/A"
+
+struct Health {
+  HealthState state = HealthState::kNotApplicable;
+  std::string reason;  // empty when healthy; otherwise what is wrong and what to do
+};
+
+// Parameters of a control operation (FogLAMP: name and key/value string parameters).
+using OperationParams = std::map<std::string, std::string>;
+
+// The runtime's side of a running source. Every method may be called from any thread (a source
+// with its own callback threads may ingest from them); the object outlives Source::start().
+class SourceContext {
+ public:
+  virtual ~SourceContext() = default;
+
+  // Appends the batch to the store stream named after the source and returns when it is
+  // durable by the store's sync policy (AppendResult::durability says which level it reached).
+  // Only after it returns ok may a source acknowledge the data to its producer. A result with
+  // outcome kDropped means the store was full under drop_newest: the batch was counted as
+  // dropped, not kept. This is the one entry point of data into Sluice: later, the service's
+  // filter chain and the rules tap are inserted here, invisible to sources.
+  virtual Result<store::AppendResult> ingest(Batch&& batch) = 0;
+
+  // Time as the source must see it (a ManualClock in tests).
+  virtual Clock& clock() = 0;
+
+  // True once the runtime asked the source to stop.
+  virtual bool stopping() const = 0;
+  virtual std::stop_token stop_token() const = 0;
+
+  // Waits until clock().monotonic() >= monotonic_ns or a stop is requested, whichever is
+  // first; returns false if stopping. Sources wait through this (not sleep_for) so that a stop
+  // wakes them at once and so that a test context can move a ManualClock instead of sleeping.
+  virtual bool sleep_until(int64_t monotonic_ns) = 0;
+};
+
+// A south service. Subclasses are created from their config by their SourceType (see
+// runtime/source_types.h) and run by the Runtime, one thread each.
+class Source {
+ public:
+  explicit Source(std::string name) : name_(std::move(name)) {}
+  virtual ~Source() = default;
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  // The service name from the config; also the name of its store stream.
+  const std::string& name() const { return name_; }
+  // The config `type`, e.g. "simulator".
+  virtual std::string_view type() const = 0;
+
+  // Runs the source on the calling thread (the runtime gives each source its own) until
+  // ctx.stopping(), then returns ok; or returns the reason it cannot go on (unreachable
+  // device, bad credentials...), which the runtime logs and shows as health CRITICAL.
+  // Called at most once per object.
+  virtual Status start(SourceContext& ctx) = 0;
+
+  // Called from another thread after the stop was requested, to interrupt a blocking call that
+  // does not watch the stop token (a socket read, a client library's wait). Must be safe to
+  // call while start() runs, or after it returned. The default does nothing, which is right
+  // for sources that wait only through SourceContext.
+  virtual void stop() {}
+
+  // The source's own view of its health; thread-safe.
+  virtual Health health() const;
+
+  // Control (set points and operations sent by the control dispatcher). Sources that drive
+  // equipment override these; the defaults refuse with kFailedPrecondition.
+  virtual Status write(std::string_view name, const Value& value);
+  virtual Status operation(std::string_view name, const OperationParams& params);
+
+ protected:
+  void set_health(HealthState state, std::string reason = {});
+
+ private:
+  const std::string name_;
+  mutable std::mutex health_mu_;
+  Health health_;  // guarded by health_mu_
+};
+
+}  // namespace sluice::runtime

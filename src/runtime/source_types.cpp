@@ -1,0 +1,33 @@
+// The catalogue of source types: a short list searched by name.
+#include "runtime/source_types.h"
+
+#include <algorithm>
+
+namespace sluice::runtime {
+
+void SourceTypes::add(SourceType type) {
+  for (SourceType& t : types_) {
+    if (t.name == type.name) {
+      t = std::move(type);
+      return;
+    }
+  }
+  types_.push_back(std::move(type));
+}
+
+const SourceType* SourceTypes::find(std::string_view name) const {
+  for (const SourceType& t : types_) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> SourceTypes::names() const {
+  std::vector<std::string> names;
+  names.reserve(types_.size());
+  for (const SourceType& t : types_) names.push_back(t.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace sluice::runtime

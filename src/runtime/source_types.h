@@ -1,0 +1,51 @@
+// The catalogue of source types the binary knows ("simulator", later "mqtt", "modbus", ...).
+// Each type contributes two things: the parser of its own keys in a [[sources]] table, and
+// through the settings it parsed, the factory of its Source. The runtime and the config parser
+// only see this interface; a new protocol is a new folder that registers one SourceType (the
+// list of registrations is in cli/builtin_sources.cpp).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/config_table.h"
+#include "runtime/service.h"
+
+namespace sluice::runtime {
+
+// What a source type's parser made of its keys. Immutable once parsed; shared by copies of the
+// Config.
+class SourceSettings {
+ public:
+  virtual ~SourceSettings() = default;
+  // One line for `sluice validate` and the start-up log: "100 series (mixed), 1000 samples/s".
+  virtual std::string summary() const = 0;
+  // Builds the source named `name` from these settings.
+  virtual Result<std::unique_ptr<Source>> create(const std::string& name) const = 0;
+};
+
+struct SourceType {
+  std::string name;
+  // Reads the type's own keys from the table (name, type and enabled are read by the caller).
+  // Bad values are reported through the table; the returned settings then hold fallbacks, and
+  // the config as a whole is rejected. Never returns null.
+  std::function<std::shared_ptr<const SourceSettings>(ConfigTable& table)> parse;
+};
+
+class SourceTypes {
+ public:
+  // Adds a type; a second type with the same name replaces the first.
+  void add(SourceType type);
+  const SourceType* find(std::string_view name) const;
+  // The names, sorted, for "known types are ..." messages.
+  std::vector<std::string> names() const;
+
+ private:
+  std::vector<SourceType> types_;
+};
+
+}  // namespace sluice::runtime
