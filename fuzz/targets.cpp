@@ -13,7 +13,9 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include "cli/builtin_sources.h"
 #include "fuzz/targets.h"
+#include "runtime/config.h"
 
 namespace sluice::fuzz {
 using namespace sluice;
@@ -70,6 +72,13 @@ int segment(const uint8_t* data, size_t size) {
   }
   std::ostringstream out;
   (void)store::fsck(env, "/s", {}, out);
+  return 0;
+}
+
+int config(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  std::vector<runtime::ConfigError> errors;
+  (void)runtime::parse_config(text, "fuzz.toml", cli::builtin_source_types(), &errors);
   return 0;
 }
 

@@ -9,4 +9,6 @@ namespace sluice::fuzz {
 int batch_codec(const uint8_t* data, size_t size);
 // A segment's record bytes (recovery, reader, fsck), and the STATE and catalog parsers.
 int segment(const uint8_t* data, size_t size);
+// A TOML config file through the whole parser and validator.
+int config(const uint8_t* data, size_t size);
 }  // namespace sluice::fuzz

@@ -82,6 +82,8 @@ class Store::Impl {
                               const Batch& batch, AppendOptions options);
   Status sync_now();
   Status wait_synced(uint64_t epoch);
+  Result<AppendResult> duplicate(StreamLog& log, uint64_t first, uint64_t count,
+                                 AppendOptions options);
   void sync_thread();
   Status sync_round();
   // Makes room for `need` bytes by the full policy. Returns false if the batch must be dropped.
@@ -182,7 +184,29 @@ Status Store::Impl::open(RecoveryReport* report) {
       }
       continue;
     }
-    auto log = StreamLog::open(log_env_, join_path(streams_dir, name), *id, report);
+    const std::string sdir = join_path(streams_dir, name);
+    if (!env_.exists(join_path(sdir, format::kStreamMetaFile))) {
+      // STREAM is written before the first segment: without it the creation was interrupted
+      // before any data. Remove the remains so that ensure_stream() creates it afresh.
+      auto files = env_.list_dir(sdir);
+      bool has_data = false;
+      if (files.ok()) {
+        for (const auto& f : *files) {
+          uint64_t base = 0;
+          has_data = has_data || format::parse_segment_file_name(f, &base);
+        }
+      }
+      if (files.ok() && !has_data) {
+        for (const auto& f : *files) SLUICE_RETURN_IF_ERROR(env_.remove_file(join_path(sdir, f)));
+        SLUICE_RETURN_IF_ERROR(env_.remove_dir(sdir));
+        if (report != nullptr) {
+          report->messages.push_back(
+              fmt::format("{}: removed (stream creation was interrupted before any data)", sdir));
+        }
+        continue;
+      }
+    }
+    auto log = StreamLog::open(log_env_, sdir, *id, report);
     if (!log.ok()) return log.status().with_context(fmt::format("stream '{}'", *id));
     streams_.emplace(*id, std::move(log).value());
   }
@@ -349,14 +373,7 @@ Result<AppendResult> Store::Impl::append(std::string_view stream, std::optional<
                                         format::kMaxSamplesPerRecord));
   }
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<StreamLog> log, log(stream));
-  if (at && *at + batch.size() <= log->next_seq()) {
-    AppendResult r;
-    r.outcome = AppendResult::Outcome::kDuplicate;
-    r.first_seq = *at;
-    r.end_seq = *at + batch.size();
-    r.durability = Durability::kSynced;
-    return r;
-  }
+  if (at && *at + batch.size() <= log->next_seq()) return duplicate(*log, *at, batch.size(), options);
   // Encoding runs in the caller's thread, outside every lock.
   thread_local std::vector<uint32_t> ids;
   thread_local EncodedBatch enc;
@@ -384,9 +401,29 @@ Result<AppendResult> Store::Impl::append(std::string_view stream, std::optional<
   r.first_seq = appended->first_seq;
   r.end_seq = appended->end_seq;
   r.durability = Durability::kWritten;
-  if (r.outcome != AppendResult::Outcome::kAppended) return r;
+  if (r.outcome == AppendResult::Outcome::kDuplicate) {
+    return duplicate(*log, r.first_seq, r.end_seq - r.first_seq, options);
+  }
   if (options_.sync_policy == SyncPolicy::kNever || !options.wait_durable) return r;
   SLUICE_RETURN_IF_ERROR(wait_synced(appended->epoch));
+  r.durability = Durability::kSynced;
+  return r;
+}
+
+// A resent batch that is already here. Its first copy may still be only written: the resend is
+// acknowledged with the durability the first copy has, after waiting for it like an append.
+Result<AppendResult> Store::Impl::duplicate(StreamLog& log, uint64_t first, uint64_t count,
+                                            AppendOptions options) {
+  AppendResult r;
+  r.outcome = AppendResult::Outcome::kDuplicate;
+  r.first_seq = first;
+  r.end_seq = first + count;
+  r.durability = Durability::kWritten;
+  if (options_.sync_policy == SyncPolicy::kNever) return r;
+  if (log.readable_end() < r.end_seq) {
+    if (!options.wait_durable) return r;
+    SLUICE_RETURN_IF_ERROR(sync_now());
+  }
   r.durability = Durability::kSynced;
   return r;
 }

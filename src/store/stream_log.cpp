@@ -256,6 +256,7 @@ Result<std::shared_ptr<StreamLog>> StreamLog::open(const LogEnv& le, const std::
         // Sequences must grow; a record that goes back is damage that passed its CRC (a bug).
         say(fmt::format("{}: record at offset {} repeats sequence {} (skipped)", tail.path,
                         k.offset, h.first_seq));
+        if (report != nullptr) ++report->corrupt_records;
         ++log->corrupt_records_;
         good_end = k.end;
         continue;
@@ -773,6 +774,7 @@ Status StreamLog::query(const std::vector<std::string>& series, Timestamp from, 
     SegmentScanner scanner(**file, format::kSegmentHeaderSize, limit, /*verify=*/true);
     std::optional<std::pair<Timestamp, Timestamp>> seen;
     bool complete = true;
+    uint64_t prev_end = 0;
     for (;;) {
       SLUICE_ASSIGN_OR_RETURN(ScanItem item, scanner.next());
       if (item.kind == ScanItem::Kind::kEnd) break;
@@ -784,6 +786,8 @@ Status StreamLog::query(const std::vector<std::string>& series, Timestamp from, 
       seen = seen ? std::make_pair(std::min(seen->first, h.min_ts), std::max(seen->second, h.max_ts))
                   : std::make_pair(h.min_ts, h.max_ts);
       if (h.first_seq >= readable) break;
+      if (h.first_seq < prev_end) continue;  // repeats sequences (see recovery): read once
+      prev_end = h.end_seq();
       if (h.max_ts < from || h.min_ts >= to) continue;
       std::string_view raw = item.payload;
       if (h.compression != Compression::kNone) {

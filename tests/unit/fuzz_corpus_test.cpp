@@ -34,5 +34,9 @@ TEST(FuzzCorpusTest, SegmentCorpusReplaysCleanly) {
   EXPECT_GT(replay("segment", fuzz::segment), 0u);
 }
 
+TEST(FuzzCorpusTest, ConfigCorpusReplaysCleanly) {
+  EXPECT_GT(replay("config", fuzz::config), 0u);
+}
+
 }  // namespace
 }  // namespace sluice

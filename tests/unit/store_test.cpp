@@ -353,6 +353,38 @@ TEST_F(StoreTest, AppendAtIsExactlyOnceAcrossResends) {
   EXPECT_EQ(rb.samples[200].first, 1000u);
 }
 
+TEST_F(StoreTest, ResentBatchIsAcknowledgedOnlyOnceItsFirstCopyIsDurable) {
+  options_.sync_policy = SyncPolicy::kInterval;
+  options_.sync_interval = std::chrono::hours(1);
+  open();
+  auto first = store_->append_at(kStream, 0, batch_for_seq(0, 100),
+                                 AppendOptions{.wait_durable = false});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->durability, Durability::kWritten);
+  EXPECT_EQ(store_->stream_stats(kStream)->readable_end, 0u);
+  // The sender resends (its first try timed out): the answer may only say "synced" once the
+  // first copy is durable, because the sender deletes its copy on that answer.
+  auto resend = store_->append_at(kStream, 0, batch_for_seq(0, 100));
+  ASSERT_TRUE(resend.ok());
+  EXPECT_EQ(resend->outcome, AppendResult::Outcome::kDuplicate);
+  EXPECT_EQ(resend->durability, Durability::kSynced);
+  EXPECT_EQ(store_->stream_stats(kStream)->readable_end, 100u);
+  crash_and_reopen();
+  EXPECT_EQ(read_all(*store_, std::string(kStream)).samples.size(), 100u);
+}
+
+TEST_F(StoreTest, InterruptedStreamCreationIsRemovedAndCreatedAfresh) {
+  open();
+  ASSERT_TRUE(store_->close().ok());
+  store_.reset();
+  // A crash after the stream directory was made and before its STREAM file was written.
+  ASSERT_TRUE(env_.create_dirs(options_.dir + "/streams/half").ok());
+  open();
+  EXPECT_FALSE(store_->has_stream("half"));
+  ASSERT_TRUE(store_->ensure_stream("half", R"({"source":"x"})").ok());
+  EXPECT_EQ(*store_->stream_meta("half"), R"({"source":"x"})");
+}
+
 TEST_F(StoreTest, FullDropNewestRefusesAndCountsEveryDroppedSample) {
   options_.max_bytes = 12 * 1024;
   options_.full_policy = FullPolicy::kDropNewest;
