@@ -1,6 +1,6 @@
 // Batch codec throughput and size: encode and decode samples/s and bytes per sample for
 // workload W1 (bench/w1.h) with compression none, lz4, zstd 1 and zstd 3, and a string-heavy
-// batch with compression off. Bytes per sample count the payload plus a 48-byte store record
+// batch with compression off. Bytes per sample count the payload plus the store's record
 // header per batch, i.e. what W1 costs on disk; the target is <= 4.
 //
 //   ninja -C build codec_bench && build/bench/codec_bench
@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "core/batch_codec.h"
+#include "store/format.h"
 #include "w1.h"
 
 namespace sluice::bench {
 namespace {
 
-constexpr size_t kRecordHeaderBytes = 48;  // the store's per-record header, for bytes/sample
+constexpr size_t kRecordHeaderBytes = store::format::kRecordHeaderSize;  // per record, for bytes/sample
 // Ten seconds of W1: enough distinct batches that caches see a stream, small enough to hold.
 constexpr uint64_t kW1Batches = 100;
 

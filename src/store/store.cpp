@@ -128,6 +128,10 @@ class Store::Impl {
   std::atomic<uint64_t> write_errors_{0};
 
   // Space.
+  std::mutex disk_mu_;  // the cached free-space figure below
+  int64_t disk_checked_ = INT64_MIN / 2;
+  uint64_t disk_available_ = 0;
+  uint64_t disk_total_at_check_ = 0;
   std::mutex drop_mu_;  // serializes drop_oldest rounds
   std::mutex space_mu_;
   std::condition_variable space_cv_;
@@ -291,10 +295,26 @@ Status Store::Impl::ensure_stream(std::string_view stream, std::string_view meta
 }
 
 bool Store::Impl::over_limit(uint64_t need) {
-  if (options_.max_bytes > 0 && total_bytes_.load() + need > options_.max_bytes) return true;
+  const uint64_t total = total_bytes_.load();
+  if (options_.max_bytes > 0 && total + need > options_.max_bytes) return true;
   if (options_.min_free_bytes > 0) {
-    auto space = env_.disk_space(options_.dir);
-    if (space.ok() && space->available < options_.min_free_bytes + need) return true;
+    // statvfs at most every 20 ms; in between, what the store wrote since is subtracted.
+    const int64_t now = options_.clock->monotonic();
+    std::lock_guard lock(disk_mu_);
+    if (now - disk_checked_ > 20'000'000 || total < disk_total_at_check_) {
+      auto space = env_.disk_space(options_.dir);
+      if (space.ok()) {
+        disk_available_ = space->available;
+        disk_checked_ = now;
+        disk_total_at_check_ = total;
+      }
+    }
+    const uint64_t written = total - disk_total_at_check_;
+    const uint64_t available = disk_available_ > written ? disk_available_ - written : 0;
+    if (available < options_.min_free_bytes + need) {
+      disk_checked_ = INT64_MIN / 2;  // full: look again next time, space may have returned
+      return true;
+    }
   }
   return false;
 }
@@ -457,11 +477,16 @@ Status Store::Impl::sync_now() {
 
 void Store::Impl::sync_thread() {
   std::unique_lock lock(sync_mu_);
+  // Rounds start on a fixed cadence (not interval after the previous round ended), so a
+  // written batch waits at most one interval plus one round for its fsync.
+  auto next_round = std::chrono::steady_clock::now() + options_.sync_interval;
   while (!closing_) {
     if (options_.sync_policy == SyncPolicy::kInterval) {
-      sync_cv_.wait_for(lock, options_.sync_interval, [&] {
+      sync_cv_.wait_until(lock, next_round, [&] {
         return closing_ || requested_epoch_ > synced_epoch_;
       });
+      const auto now = std::chrono::steady_clock::now();
+      next_round = std::max(next_round + options_.sync_interval, now);
     } else {
       sync_cv_.wait(lock, [&] { return closing_ || requested_epoch_ > synced_epoch_; });
     }

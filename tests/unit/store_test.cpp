@@ -407,6 +407,32 @@ TEST_F(StoreTest, FullDropNewestRefusesAndCountsEveryDroppedSample) {
   EXPECT_EQ(read_all(*store_, std::string(kStream)).samples.size(), kept);
 }
 
+TEST_F(StoreTest, MinFreeDiskIsKeptAndAppendsResumeWhenSpaceReturns) {
+  options_.min_free_bytes = 1 << 20;
+  options_.full_policy = FullPolicy::kDropNewest;
+  open();
+  env_.set_capacity(env_.bytes_written() + (1 << 20) + 20 * 1024);
+  uint64_t next = 0;
+  uint64_t dropped = 0;
+  for (int i = 0; i < 200 && dropped == 0; ++i) {
+    auto r = store_->append(kStream, batch_for_seq(next, 100));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    if (r->outcome == AppendResult::Outcome::kDropped) {
+      dropped += 100;
+    } else {
+      next += 100;
+    }
+  }
+  ASSERT_EQ(dropped, 100u) << "the free-space floor was never reached";
+  auto space = env_.disk_space(options_.dir);
+  EXPECT_GE(space->available, options_.min_free_bytes) << "the store ate into the floor";
+  env_.set_capacity(1ull << 40);  // space returns
+  auto r = store_->append(kStream, batch_for_seq(next, 100));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, AppendResult::Outcome::kAppended);
+  EXPECT_EQ(store_->stream_stats(kStream)->dropped[static_cast<int>(DropCause::kFullNewest)], 100u);
+}
+
 TEST_F(StoreTest, FullDropOldestDeletesOldestSegmentsAndCountsUndelivered) {
   options_.max_bytes = 12 * 1024;
   options_.full_policy = FullPolicy::kDropOldest;
