@@ -1,6 +1,9 @@
-// The list of source types `sluice run` and `sluice validate` know.
+// The list of source and sink types `sluice run` and `sluice validate` know.
 #include "cli/builtin_sources.h"
 
+#include "formats/registry.h"
+#include "sinks/files/files_sink.h"
+#include "sources/mqtt/mqtt_source.h"
 #include "sources/simulator/simulator.h"
 
 namespace sluice::cli {
@@ -9,6 +12,8 @@ const runtime::SourceTypes& builtin_source_types() {
   static const runtime::SourceTypes types = [] {
     runtime::SourceTypes t;
     sources::register_simulator(t);
+    sources::register_mqtt(t, [](std::string_view f) { return formats::make_parser(f, {}); });
+    t.add_sink(sinks::files::files_sink_type());
     return t;
   }();
   return types;

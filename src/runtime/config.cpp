@@ -108,6 +108,8 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
   return out;
 }
 
+std::filesystem::path base_dir_of(std::string_view file_name);
+
 // One TOML table seen through ConfigTable.
 class TomlTable final : public ConfigTable {
  public:
@@ -195,6 +197,32 @@ class TomlTable final : public ConfigTable {
     }
     if (check && !check(v)) return bad(key, *node, expected, fallback);
     return v;
+  }
+
+  std::string file_path(std::string_view key, std::string fallback,
+                        std::string_view expected) override {
+    std::string value = string(key, std::move(fallback), expected,
+                               [](const std::string& v) { return !v.empty(); });
+    if (value.empty()) return value;
+    const std::filesystem::path p(value);
+    if (p.is_absolute()) return value;
+    return (base_dir_of(errors_.file()) / p).lexically_normal().string();
+  }
+
+  std::vector<std::string> strings(std::string_view key, std::vector<std::string> fallback,
+                                   std::string_view expected,
+                                   const Check<std::string>& check) override {
+    const toml::node* node = get(key);
+    if (node == nullptr) return fallback;
+    const auto* array = node->as_array();
+    if (array == nullptr) return bad(key, *node, expected, fallback);
+    std::vector<std::string> out;
+    for (const toml::node& element : *array) {
+      const auto* s = element.as_string();
+      if (s == nullptr || (check && !check(s->get()))) return bad(key, element, expected, fallback);
+      out.push_back(s->get());
+    }
+    return out;
   }
 
   size_t choice(std::string_view key, size_t fallback,
@@ -452,6 +480,63 @@ void parse_sources(TomlTable& root, const toml::array& array, const SourceTypes&
   }
 }
 
+void parse_sinks(TomlTable& root, const toml::array& array, const SourceTypes& types,
+                 const std::vector<SourceConfig>& sources, std::vector<SinkConfig>* out) {
+  std::map<std::string, int> first_line_of;
+  std::set<std::string> source_names;
+  for (const SourceConfig& s : sources) source_names.insert(s.name);
+  for (size_t i = 0; i < array.size(); ++i) {
+    const std::string path = "sinks[" + std::to_string(i) + "]";
+    const toml::table* table = array[i].as_table();
+    if (table == nullptr) {
+      root.errors().add(array[i].source(), path,
+                        "expected a table written [[sinks]], got " + show(array[i]));
+      continue;
+    }
+    TomlTable toml_table(*table, path, root.errors());
+    ConfigTable& t = toml_table;
+    SinkConfig sink;
+    sink.line = static_cast<int>(table->source().begin.line);
+    if (!t.has("name")) {
+      t.error("name", "missing; every sink needs a unique name, e.g. name = \"datalake\"");
+    }
+    sink.name = t.string("name", "",
+                         "a name of letters, digits, '_', '.' and '-' (not starting with '.', "
+                         "at most 100 characters)",
+                         valid_source_name);
+    if (!sink.name.empty()) {
+      auto [it, inserted] = first_line_of.emplace(sink.name, sink.line);
+      if (!inserted) {
+        t.error("name", "duplicate sink name '" + sink.name + "' (first used by the sink at line " +
+                            std::to_string(it->second) + "); sink names must be unique");
+      }
+    }
+    const std::string known_types = join(types.sink_names(), ", ");
+    if (!t.has("type")) t.error("type", "missing; the sink types are " + known_types);
+    sink.type = t.string("type", "", "a sink type (" + known_types + ")");
+    sink.enabled = t.boolean("enabled", true);
+    sink.sources = t.strings("sources", {}, "an array of source names, e.g. [\"line1\"]");
+    for (const std::string& name : sink.sources) {
+      if (!source_names.contains(name)) {
+        t.error("sources", "no source is named '" + name + "'; the sources are " +
+                               join(std::vector<std::string>(source_names.begin(),
+                                                             source_names.end()),
+                                    ", "));
+      }
+    }
+    const SinkType* type = sink.type.empty() ? nullptr : types.find_sink(sink.type);
+    if (type == nullptr) {
+      if (!sink.type.empty()) {
+        t.error("type", "unknown sink type '" + sink.type + "'; the sink types are " + known_types);
+      }
+      continue;
+    }
+    sink.settings = type->parse(t);
+    toml_table.report_unknown_keys();
+    out->push_back(std::move(sink));
+  }
+}
+
 std::string format_errors(const std::vector<ConfigError>& errors) {
   std::string message;
   for (const auto& e : errors) {
@@ -500,6 +585,9 @@ Result<Config> parse_config(std::string_view text, std::string_view file_name,
     }
     if (const toml::array* sources = root.table_array("sources")) {
       parse_sources(root, *sources, types, &config.sources);
+    }
+    if (const toml::array* sinks = root.table_array("sinks")) {
+      parse_sinks(root, *sinks, types, config.sources, &config.sinks);
     }
     root.report_unknown_keys();
   }
@@ -567,6 +655,12 @@ std::string describe_config(const Config& config) {
   out << "sources: " << config.sources.size() << " (" << enabled << " enabled)\n";
   for (const SourceConfig& c : config.sources) {
     out << "  " << c.name << " [" << c.type << "]" << (c.enabled ? "" : " (disabled)") << ": "
+        << c.settings->summary() << "\n";
+  }
+  out << "sinks: " << config.sinks.size() << "\n";
+  for (const SinkConfig& c : config.sinks) {
+    out << "  " << c.name << " [" << c.type << "]" << (c.enabled ? "" : " (disabled)") << " <- "
+        << (c.sources.empty() ? std::string("all sources") : join(c.sources, ", ")) << ": "
         << c.settings->summary() << "\n";
   }
   return out.str();

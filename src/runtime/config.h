@@ -44,11 +44,21 @@ struct SourceConfig {
   std::shared_ptr<const SourceSettings> settings;  // never null in a parsed Config
 };
 
+struct SinkConfig {
+  std::string name;  // unique among sinks; also the name of its cursors in the store
+  std::string type;
+  bool enabled = true;
+  std::vector<std::string> sources;  // the sources whose data it delivers; empty: all
+  int line = 0;
+  std::shared_ptr<const SinkSettings> settings;  // never null in a parsed Config
+};
+
 struct Config {
   std::string file;  // the path it was read from, as given
   store::StoreOptions store;
   LogConfig log;
   std::vector<SourceConfig> sources;
+  std::vector<SinkConfig> sinks;
 };
 
 // Reads and parses the file at `path`. A relative [store] dir is taken relative to the file's

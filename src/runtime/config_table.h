@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::runtime {
 
@@ -47,6 +48,13 @@ class ConfigTable {
   virtual std::chrono::nanoseconds duration(std::string_view key, std::chrono::nanoseconds fallback,
                                             std::string_view expected,
                                             const Check<std::chrono::nanoseconds>& check = {}) = 0;
+  // A file or directory path; a relative one is taken from the config file's directory.
+  virtual std::string file_path(std::string_view key, std::string fallback,
+                                std::string_view expected = "a path") = 0;
+  // An array of strings, e.g. sources = ["line1", "line2"]; each element must pass `check`.
+  virtual std::vector<std::string> strings(std::string_view key, std::vector<std::string> fallback,
+                                           std::string_view expected,
+                                           const Check<std::string>& check = {}) = 0;
   // One of `choices` (exact, case-sensitive); returns its index, or `fallback`.
   virtual size_t choice(std::string_view key, size_t fallback,
                         std::initializer_list<std::string_view> choices) = 0;

@@ -62,8 +62,19 @@ class Runtime::Slot final : public SourceContext {
   // ---- the runtime's side -----------------------------------------------------------------
   const SourceConfig& config() const { return config_; }
   const std::string& name() const { return config_.name; }
-  Source* source() { return source_.get(); }
-  void set_source(std::unique_ptr<Source> source) { source_ = std::move(source); }
+  Source* source() {
+    std::lock_guard lock(source_mu_);
+    return source_.get();
+  }
+  void set_source(std::unique_ptr<Source> source) {
+    std::lock_guard lock(source_mu_);
+    source_ = std::move(source);
+  }
+  // Interrupts the running instance's blocking calls (Source::stop). Any thread.
+  void stop_source() {
+    std::lock_guard lock(source_mu_);
+    if (source_ != nullptr) source_->stop();
+  }
 
   void set_accepting(bool accepting) {
     std::unique_lock lock(accept_mu_);  // waits for an ingest in progress
@@ -94,8 +105,9 @@ class Runtime::Slot final : public SourceContext {
       s.mode = mode_;
       if (failure_) {
         s.health = *failure_;
-      } else if (mode_ == Mode::kRunning && source_ != nullptr) {
-        s.health = source_->health();
+      } else if (mode_ == Mode::kRunning) {
+        std::lock_guard source_lock(source_mu_);
+        if (source_ != nullptr) s.health = source_->health();
       }
     }
     s.samples = samples_.load(std::memory_order_relaxed);
@@ -111,7 +123,8 @@ class Runtime::Slot final : public SourceContext {
   store::Store& store_;
   Clock& clock_;
   const SourceConfig config_;
-  std::unique_ptr<Source> source_;
+  mutable std::mutex source_mu_;    // the instance is replaced on a restart
+  std::unique_ptr<Source> source_;  // guarded by source_mu_
 
   std::stop_source stop_;
   std::mutex sleep_mu_;
@@ -128,6 +141,178 @@ class Runtime::Slot final : public SourceContext {
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> dropped_samples_{0};
   std::atomic<uint64_t> failed_ingests_{0};
+};
+
+// A sink with everything the runtime keeps for it. It is the sink's SinkContext: one reader per
+// stream the sink takes data from, positioned at the sink's cursor; commit() moves the cursors
+// to where the readers are.
+class Runtime::SinkSlot final : public SinkContext {
+ public:
+  SinkSlot(store::Store& store, Clock& clock, SinkConfig config, std::vector<std::string> streams)
+      : store_(store), clock_(clock), config_(std::move(config)), streams_(std::move(streams)) {}
+
+  // ---- SinkContext ------------------------------------------------------------------------
+  Result<bool> read(size_t max_samples, SinkItem* out) override {
+    for (size_t tried = 0; tried < streams_.size(); ++tried) {
+      const size_t i = next_stream_;
+      next_stream_ = (next_stream_ + 1) % streams_.size();
+      SLUICE_ASSIGN_OR_RETURN(store::StreamReader * reader, reader_for(i));
+      store::ReadItem item;
+      SLUICE_ASSIGN_OR_RETURN(bool got, reader->next(max_samples, &item));
+      if (!got) continue;
+      out->stream = streams_[i];
+      out->first_seq = item.first_seq;
+      out->batch = std::move(item.batch);
+      read_samples_ += out->batch.size();
+      return true;
+    }
+    return false;
+  }
+
+  Status commit() override {
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      if (!readers_[i]) continue;
+      const uint64_t pos = readers_[i]->position();
+      SLUICE_RETURN_IF_ERROR(store_.commit_cursor(streams_[i], config_.name, pos));
+    }
+    delivered_.fetch_add(read_samples_, std::memory_order_relaxed);
+    read_samples_ = 0;
+    return Status::ok_status();
+  }
+
+  void rewind() override {
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      if (!readers_[i]) continue;
+      auto cur = store_.cursor(streams_[i], config_.name);
+      if (cur.ok()) readers_[i]->seek(cur->next_seq);
+    }
+    read_samples_ = 0;
+  }
+
+  uint64_t backlog() const override {
+    uint64_t n = 0;
+    for (const std::string& stream : streams_) {
+      auto st = store_.stream_stats(stream);
+      auto cur = store_.cursor(stream, config_.name);
+      if (st.ok() && cur.ok() && st->readable_end > cur->next_seq) {
+        n += st->readable_end - cur->next_seq;
+      }
+    }
+    return n;
+  }
+
+  Clock& clock() override { return clock_; }
+  bool stopping() const override { return stop_.stop_requested(); }
+
+  bool sleep_until(int64_t monotonic_ns) override {
+    const std::stop_token token = stop_.get_token();
+    std::unique_lock lock(sleep_mu_);
+    while (!token.stop_requested()) {
+      if (woken_) {
+        woken_ = false;
+        return true;
+      }
+      const int64_t remaining = monotonic_ns - clock_.monotonic();
+      if (remaining <= 0) return true;
+      sleep_cv_.wait_for(lock, token, std::chrono::nanoseconds(remaining),
+                         [this] { return woken_; });
+    }
+    return false;
+  }
+
+  void wake() override {
+    {
+      std::lock_guard lock(sleep_mu_);
+      woken_ = true;
+    }
+    sleep_cv_.notify_all();
+  }
+
+  // ---- the runtime's side -----------------------------------------------------------------
+  const SinkConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+  Sink* sink() {
+    std::lock_guard lock(sink_mu_);
+    return sink_.get();
+  }
+  void set_sink(std::unique_ptr<Sink> sink) {
+    std::lock_guard lock(sink_mu_);
+    sink_ = std::move(sink);
+  }
+  void stop_sink() {
+    std::lock_guard lock(sink_mu_);
+    if (sink_ != nullptr) sink_->stop();
+  }
+  void request_stop() { stop_.request_stop(); }
+  // A new instance starts from the durable cursors, not from where the last one read.
+  void reset_readers() {
+    readers_.clear();
+    read_samples_ = 0;
+  }
+  void set_mode(Mode mode) {
+    std::lock_guard lock(state_mu_);
+    mode_ = mode;
+  }
+  void set_failure(std::optional<Health> failure) {
+    std::lock_guard lock(state_mu_);
+    failure_ = std::move(failure);
+  }
+  void count_restart() { restarts_.fetch_add(1, std::memory_order_relaxed); }
+
+  SinkStatus status() const {
+    SinkStatus st;
+    st.name = config_.name;
+    st.type = config_.type;
+    {
+      std::lock_guard lock(state_mu_);
+      st.mode = mode_;
+      if (failure_) {
+        st.health = *failure_;
+      } else if (mode_ == Mode::kRunning) {
+        std::lock_guard sink_lock(sink_mu_);
+        if (sink_ != nullptr) st.health = sink_->health();
+      }
+    }
+    st.delivered = delivered_.load(std::memory_order_relaxed);
+    st.backlog = backlog();
+    st.restarts = restarts_.load(std::memory_order_relaxed);
+    return st;
+  }
+
+  std::thread thread;
+
+ private:
+  Result<store::StreamReader*> reader_for(size_t i) {
+    if (readers_.size() != streams_.size()) readers_.resize(streams_.size());
+    if (!readers_[i]) {
+      SLUICE_ASSIGN_OR_RETURN(store::CursorInfo cur, store_.cursor(streams_[i], config_.name));
+      SLUICE_ASSIGN_OR_RETURN(readers_[i], store_.open_reader(streams_[i], cur.next_seq));
+    }
+    return readers_[i].get();
+  }
+
+  store::Store& store_;
+  Clock& clock_;
+  const SinkConfig config_;
+  const std::vector<std::string> streams_;
+  // Used by the sink's thread only:
+  std::vector<std::unique_ptr<store::StreamReader>> readers_;
+  size_t next_stream_ = 0;
+  uint64_t read_samples_ = 0;
+
+  mutable std::mutex sink_mu_;
+  std::unique_ptr<Sink> sink_;  // guarded by sink_mu_; replaced on a restart
+
+  std::stop_source stop_;
+  std::mutex sleep_mu_;
+  std::condition_variable_any sleep_cv_;
+  bool woken_ = false;  // guarded by sleep_mu_
+
+  mutable std::mutex state_mu_;
+  Mode mode_ = Mode::kIdle;        // guarded by state_mu_
+  std::optional<Health> failure_;  // guarded by state_mu_
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> restarts_{0};
 };
 
 Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOptions options) {
@@ -169,6 +354,31 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOpti
     }
     rt->slots_.push_back(std::move(slot));
   }
+  for (const SinkConfig& sink : rt->config_.sinks) {
+    std::vector<std::string> streams = sink.sources;
+    if (streams.empty()) {
+      for (const SourceConfig& source : rt->config_.sources) streams.push_back(source.name);
+    }
+    // The cursors exist before any source runs, so nothing is deleted before the sink saw it.
+    for (const std::string& stream : streams) {
+      Status added = rt->store_->add_cursor(stream, sink.name, store::StartAt::kEarliest);
+      if (!added.ok()) {
+        return added.with_context("cannot create the cursor of sink '" + sink.name +
+                                  "' on stream '" + stream + "'");
+      }
+    }
+    auto slot = std::make_unique<SinkSlot>(*rt->store_, *options.clock, sink, std::move(streams));
+    slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
+    Result<std::unique_ptr<Sink>> built = sink.settings->create(sink.name);
+    if (built.ok()) {
+      slot->set_sink(std::move(built).value());
+    } else {
+      spdlog::error("sink '{}' ({}) cannot be created: {}", sink.name, sink.type,
+                    built.status().message());
+      slot->set_failure(Health{HealthState::kCritical, built.status().message()});
+    }
+    rt->sink_slots_.push_back(std::move(slot));
+  }
   return rt;
 }
 
@@ -199,41 +409,147 @@ Status Runtime::start() {
     Slot* s = slot.get();
     slot->thread = std::thread([this, s] { run_source(*s); });
   }
+  for (auto& slot : sink_slots_) {
+    if (!slot->config().enabled) {
+      spdlog::info("sink '{}' ({}) is disabled", slot->name(), slot->config().type);
+      continue;
+    }
+    if (slot->sink() == nullptr) continue;
+    slot->set_mode(Mode::kRunning);
+    SinkSlot* s = slot.get();
+    slot->thread = std::thread([this, s] { run_sink(*s); });
+  }
   if (config_.log.status_interval.count() > 0) {
     status_thread_ = std::jthread([this](const std::stop_token& stop) { run_status_logger(stop); });
   }
   return Status::ok_status();
 }
 
-void Runtime::run_source(Slot& slot) {
-  spdlog::info("source '{}' ({}) starting: {}", slot.name(), slot.config().type,
-               slot.config().settings->summary());
-  Status status;
-  try {
-    status = slot.source()->start(slot);
-  } catch (const std::exception& e) {  // a bug in a source must not take the gateway down
-    status = internal_error(std::string("uncaught exception: ") + e.what());
-  }
-  slot.set_accepting(false);
-  on_source_exit(slot, status);
+std::chrono::nanoseconds Runtime::restart_delay(int failures, std::chrono::nanoseconds ran) {
+  using std::chrono::seconds;
+  if (ran >= std::chrono::minutes(1)) return seconds(1);
+  const int shift = std::min(failures - 1, 6);
+  return std::min<std::chrono::nanoseconds>(seconds(1) * (int64_t{1} << std::max(shift, 0)),
+                                             seconds(60));
 }
 
-void Runtime::on_source_exit(Slot& slot, const Status& status) {
-  if (slot.stopping()) {
-    if (!status.ok()) {
-      spdlog::warn("source '{}' stopped with an error: {}", slot.name(), status.to_string());
-    } else {
-      spdlog::info("source '{}' stopped", slot.name());
+void Runtime::run_source(Slot& slot) {
+  int failures = 0;
+  for (;;) {
+    spdlog::info("source '{}' ({}) starting: {}", slot.name(), slot.config().type,
+                 slot.config().settings->summary());
+    const int64_t started = options_.clock->monotonic();
+    Status status;
+    try {
+      status = slot.source()->start(slot);
+    } catch (const std::exception& e) {  // a bug in a source must not take the gateway down
+      status = internal_error(std::string("uncaught exception: ") + e.what());
     }
-    return;
+    if (slot.stopping()) {
+      slot.set_accepting(false);
+      if (!status.ok()) {
+        spdlog::warn("source '{}' stopped with an error: {}", slot.name(), status.to_string());
+      } else {
+        spdlog::info("source '{}' stopped", slot.name());
+      }
+      return;
+    }
+    // It ended on its own: CRITICAL with the reason, and a new instance after the back-off.
+    ++failures;
+    const auto delay =
+        restart_delay(failures, std::chrono::nanoseconds(options_.clock->monotonic() - started));
+    const std::string reason = status.ok()
+                                   ? std::string("the source ended without being asked to stop")
+                                   : status.message();
+    spdlog::error("source '{}' ({}) failed: {}; restarting in {}", slot.name(),
+                  slot.config().type, reason, format_duration(delay));
+    slot.set_failure({HealthState::kCritical,
+                      reason + " (restart " + std::to_string(failures) + " in " +
+                          format_duration(delay) + ")"});
+    std::chrono::nanoseconds wait = delay;
+    for (;;) {
+      if (!slot.sleep_until(options_.clock->monotonic() + wait.count())) {
+        slot.set_accepting(false);
+        return;
+      }
+      Result<std::unique_ptr<Source>> built = slot.config().settings->create(slot.name());
+      if (built.ok()) {
+        slot.set_source(std::move(built).value());
+        break;
+      }
+      ++failures;
+      wait = restart_delay(failures, std::chrono::nanoseconds(0));
+      slot.set_failure({HealthState::kCritical, built.status().message()});
+    }
+    slot.clear_failure();
   }
-  // It ended on its own. Today it stays down, CRITICAL with the reason, until the next start of
-  // Sluice; a restart policy (back-off, retry limit) decides here whether to start it again.
-  const std::string reason =
-      status.ok() ? std::string("the source ended without being asked to stop") : status.message();
-  spdlog::error("source '{}' ({}) failed: {}; it stays down until Sluice is restarted", slot.name(),
-                slot.config().type, reason);
-  slot.set_failure({HealthState::kCritical, reason});
+}
+
+void Runtime::run_sink(SinkSlot& slot) {
+  int failures = 0;
+  for (;;) {
+    spdlog::info("sink '{}' ({}) starting: {}", slot.name(), slot.config().type,
+                 slot.config().settings->summary());
+    const int64_t started = options_.clock->monotonic();
+    Status status;
+    try {
+      status = slot.sink()->start(slot);
+    } catch (const std::exception& e) {
+      status = internal_error(std::string("uncaught exception: ") + e.what());
+    }
+    if (slot.stopping()) {
+      if (!status.ok()) {
+        spdlog::warn("sink '{}' stopped with an error: {}", slot.name(), status.to_string());
+      } else {
+        spdlog::info("sink '{}' stopped", slot.name());
+      }
+      return;
+    }
+    ++failures;
+    slot.count_restart();
+    const auto delay =
+        restart_delay(failures, std::chrono::nanoseconds(options_.clock->monotonic() - started));
+    const std::string reason =
+        status.ok() ? std::string("the sink ended without being asked to stop") : status.message();
+    spdlog::error("sink '{}' ({}) failed: {}; restarting in {}", slot.name(), slot.config().type,
+                  reason, format_duration(delay));
+    slot.set_failure(Health{HealthState::kCritical, reason + " (restart " +
+                                                        std::to_string(failures) + " in " +
+                                                        format_duration(delay) + ")"});
+    std::chrono::nanoseconds wait = delay;
+    for (;;) {
+      if (!slot.sleep_until(options_.clock->monotonic() + wait.count())) return;
+      Result<std::unique_ptr<Sink>> built = slot.config().settings->create(slot.name());
+      if (built.ok()) {
+        slot.set_sink(std::move(built).value());
+        break;
+      }
+      ++failures;
+      wait = restart_delay(failures, std::chrono::nanoseconds(0));
+      slot.set_failure(Health{HealthState::kCritical, built.status().message()});
+    }
+    slot.reset_readers();
+    slot.set_failure(std::nullopt);
+  }
+}
+
+std::vector<SinkStatus> Runtime::sinks() const {
+  std::vector<SinkStatus> out;
+  out.reserve(sink_slots_.size());
+  for (const auto& slot : sink_slots_) out.push_back(slot->status());
+  return out;
+}
+
+Status Runtime::trigger_sink(std::string_view name) {
+  for (auto& slot : sink_slots_) {
+    if (slot->name() != name) continue;
+    Sink* sink = slot->sink();
+    if (sink == nullptr) return failed_precondition("sink '" + std::string(name) + "' is not running");
+    SLUICE_RETURN_IF_ERROR(sink->trigger());
+    slot->wake();
+    return Status::ok_status();
+  }
+  return not_found("no sink named '" + std::string(name) + "'");
 }
 
 void Runtime::run_status_logger(const std::stop_token& stop) {
@@ -258,9 +574,18 @@ Status Runtime::stop() {
   }
   for (auto& slot : slots_) {
     slot->request_stop();
-    if (slot->thread.joinable()) slot->source()->stop();
+    if (slot->thread.joinable()) slot->stop_source();
   }
   for (auto& slot : slots_) {
+    if (slot->thread.joinable()) slot->thread.join();
+    if (slot->config().enabled) slot->set_mode(Mode::kIdle);
+  }
+  // Sinks stop after the sources; what they did not deliver stays in the store for next time.
+  for (auto& slot : sink_slots_) {
+    slot->request_stop();
+    if (slot->thread.joinable()) slot->stop_sink();
+  }
+  for (auto& slot : sink_slots_) {
     if (slot->thread.joinable()) slot->thread.join();
     if (slot->config().enabled) slot->set_mode(Mode::kIdle);
   }

@@ -4,9 +4,13 @@
 // after its last ingest was acknowledged), then the store syncs and closes, so nothing that
 // was acknowledged is lost.
 //
-// A source that cannot start or fails while running is logged with its reason and shown as
-// health CRITICAL; the other sources go on. What happens next to a failed source (restart with
-// back-off) is decided in one place, Runtime::on_source_exit().
+// Every configured sink gets a cursor on the stream of each source it takes data from (created
+// before anything runs, so no data is deleted before a sink has seen it) and a thread of its own.
+//
+// A service (source or sink) that cannot start or fails while running is logged with its reason
+// and shown as health CRITICAL; the others go on. It is started again (a new instance from the
+// same settings) after a back-off that doubles from 1 s to 60 s, and starts again at 1 s once an
+// instance ran for a minute: one policy for all services, in Runtime::restart_delay().
 //
 // Thread safety: open(), start() and stop() are called by one controlling thread; sources(),
 // status_line() and store() may be called from any thread while the runtime runs.
@@ -48,6 +52,17 @@ struct SourceStatus {
   uint64_t failed_ingests = 0;   // appends that returned an error (store full under block, I/O)
 };
 
+// One sink as the status screen shows it.
+struct SinkStatus {
+  std::string name;
+  std::string type;
+  Mode mode = Mode::kIdle;
+  Health health;
+  uint64_t delivered = 0;  // samples committed since start
+  uint64_t backlog = 0;    // readable but not yet delivered
+  uint64_t restarts = 0;
+};
+
 class Runtime {
  public:
   // Opens the store (recovering it if needed), ensures one stream per configured source
@@ -65,23 +80,29 @@ class Runtime {
   Status stop();
 
   std::vector<SourceStatus> sources() const;
+  std::vector<SinkStatus> sinks() const;
+  // An operator's "deliver now" for a sink (the files sink's manual upload).
+  Status trigger_sink(std::string_view name);
   // One line: samples/s in since the previous call, store size, bytes per sample, drops.
   std::string status_line();
   store::Store& store() { return *store_; }
 
  private:
   class Slot;
+  class SinkSlot;
   Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store);
   void run_source(Slot& slot);
-  // The one place that learns that a source's start() returned, with its status. Today it
-  // records the outcome (log, health, mode); a restart policy with back-off goes here.
-  void on_source_exit(Slot& slot, const Status& status);
+  void run_sink(SinkSlot& slot);
+  // How long to wait before starting a failed service again, given how many times in a row it
+  // failed (1, 2, ...) and how long its last instance ran.
+  static std::chrono::nanoseconds restart_delay(int failures, std::chrono::nanoseconds ran);
   void run_status_logger(const std::stop_token& stop);
 
   Config config_;
   RuntimeOptions options_;
   std::unique_ptr<store::Store> store_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::unique_ptr<SinkSlot>> sink_slots_;
 
   std::mutex control_mu_;  // serializes start() and stop()
   bool started_ = false;   // guarded by control_mu_

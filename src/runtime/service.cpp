@@ -25,25 +25,25 @@ const char* health_state_name(HealthState state) {
   return "UNKNOWN";
 }
 
-Health Source::health() const {
+Health Service::health() const {
   std::lock_guard lock(health_mu_);
   return health_;
 }
 
-void Source::set_health(HealthState state, std::string reason) {
+void Service::set_health(HealthState state, std::string reason) {
   std::lock_guard lock(health_mu_);
   health_.state = state;
   health_.reason = std::move(reason);
 }
 
 Status Source::write(std::string_view name, const Value& /*value*/) {
-  return failed_precondition("source '" + name_ + "' (type " + std::string(type()) +
+  return failed_precondition("source '" + Service::name() + "' (type " + std::string(type()) +
                              ") does not support control: cannot write '" + std::string(name) +
                              "'");
 }
 
 Status Source::operation(std::string_view name, const OperationParams& /*params*/) {
-  return failed_precondition("source '" + name_ + "' (type " + std::string(type()) +
+  return failed_precondition("source '" + Service::name() + "' (type " + std::string(type()) +
                              ") does not support control: cannot run operation '" +
                              std::string(name) + "'");
 }

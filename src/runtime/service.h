@@ -63,39 +63,27 @@ class SourceContext {
   virtual bool sleep_until(int64_t monotonic_ns) = 0;
 };
 
-// A south service. Subclasses are created from their config by their SourceType (see
-// runtime/source_types.h) and run by the Runtime, one thread each.
-class Source {
+// What sources and sinks share: a name (from the config; a source's is also its store stream,
+// a sink's also its cursor name), a type, and the service's own view of its health.
+class Service {
  public:
-  explicit Source(std::string name) : name_(std::move(name)) {}
-  virtual ~Source() = default;
-  Source(const Source&) = delete;
-  Source& operator=(const Source&) = delete;
+  explicit Service(std::string name) : name_(std::move(name)) {}
+  virtual ~Service() = default;
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
 
-  // The service name from the config; also the name of its store stream.
   const std::string& name() const { return name_; }
-  // The config `type`, e.g. "simulator".
+  // The config `type`, e.g. "simulator" or "files".
   virtual std::string_view type() const = 0;
-
-  // Runs the source on the calling thread (the runtime gives each source its own) until
-  // ctx.stopping(), then returns ok; or returns the reason it cannot go on (unreachable
-  // device, bad credentials...), which the runtime logs and shows as health CRITICAL.
-  // Called at most once per object.
-  virtual Status start(SourceContext& ctx) = 0;
 
   // Called from another thread after the stop was requested, to interrupt a blocking call that
   // does not watch the stop token (a socket read, a client library's wait). Must be safe to
   // call while start() runs, or after it returned. The default does nothing, which is right
-  // for sources that wait only through SourceContext.
+  // for services that wait only through their context.
   virtual void stop() {}
 
-  // The source's own view of its health; thread-safe.
+  // The service's own view of its health; thread-safe.
   virtual Health health() const;
-
-  // Control (set points and operations sent by the control dispatcher). Sources that drive
-  // equipment override these; the defaults refuse with kFailedPrecondition.
-  virtual Status write(std::string_view name, const Value& value);
-  virtual Status operation(std::string_view name, const OperationParams& params);
 
  protected:
   void set_health(HealthState state, std::string reason = {});
@@ -104,6 +92,24 @@ class Source {
   const std::string name_;
   mutable std::mutex health_mu_;
   Health health_;  // guarded by health_mu_
+};
+
+// A south service. Subclasses are created from their config by their SourceType (see
+// runtime/source_types.h) and run by the Runtime, one thread each.
+class Source : public Service {
+ public:
+  using Service::Service;
+
+  // Runs the source on the calling thread (the runtime gives each source its own) until
+  // ctx.stopping(), then returns ok; or returns the reason it cannot go on (unreachable
+  // device, bad credentials...), which the runtime logs, shows as health CRITICAL, and answers
+  // by starting a new instance after a back-off. Called at most once per object.
+  virtual Status start(SourceContext& ctx) = 0;
+
+  // Control (set points and operations sent by the control dispatcher). Sources that drive
+  // equipment override these; the defaults refuse with kFailedPrecondition.
+  virtual Status write(std::string_view name, const Value& value);
+  virtual Status operation(std::string_view name, const OperationParams& params);
 };
 
 }  // namespace sluice::runtime

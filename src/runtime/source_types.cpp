@@ -30,4 +30,29 @@ std::vector<std::string> SourceTypes::names() const {
   return names;
 }
 
+void SourceTypes::add_sink(SinkType type) {
+  for (SinkType& t : sink_types_) {
+    if (t.name == type.name) {
+      t = std::move(type);
+      return;
+    }
+  }
+  sink_types_.push_back(std::move(type));
+}
+
+const SinkType* SourceTypes::find_sink(std::string_view name) const {
+  for (const SinkType& t : sink_types_) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> SourceTypes::sink_names() const {
+  std::vector<std::string> names;
+  names.reserve(sink_types_.size());
+  for (const SinkType& t : sink_types_) names.push_back(t.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 }  // namespace sluice::runtime

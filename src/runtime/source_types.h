@@ -1,5 +1,5 @@
-// The catalogue of source types the binary knows ("simulator", later "mqtt", "modbus", ...).
-// Each type contributes two things: the parser of its own keys in a [[sources]] table, and
+// The catalogue of service types the binary knows: source types ("simulator", "mqtt", ...)
+// and sink types ("files", later "forward", "postgres", ...). Each type contributes two things: the parser of its own keys in a [[sources]] table, and
 // through the settings it parsed, the factory of its Source. The runtime and the config parser
 // only see this interface; a new protocol is a new folder that registers one SourceType (the
 // list of registrations is in cli/builtin_sources.cpp).
@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "runtime/config_table.h"
 #include "runtime/service.h"
+#include "runtime/sink.h"
 
 namespace sluice::runtime {
 
@@ -36,6 +37,20 @@ struct SourceType {
   std::function<std::shared_ptr<const SourceSettings>(ConfigTable& table)> parse;
 };
 
+// What a sink type's parser made of its keys (see SourceSettings).
+class SinkSettings {
+ public:
+  virtual ~SinkSettings() = default;
+  virtual std::string summary() const = 0;
+  virtual Result<std::unique_ptr<Sink>> create(const std::string& name) const = 0;
+};
+
+struct SinkType {
+  std::string name;
+  std::function<std::shared_ptr<const SinkSettings>(ConfigTable& table)> parse;
+};
+
+// Source and sink types by name. (Named for its first half; it holds both.)
 class SourceTypes {
  public:
   // Adds a type; a second type with the same name replaces the first.
@@ -44,8 +59,13 @@ class SourceTypes {
   // The names, sorted, for "known types are ..." messages.
   std::vector<std::string> names() const;
 
+  void add_sink(SinkType type);
+  const SinkType* find_sink(std::string_view name) const;
+  std::vector<std::string> sink_names() const;
+
  private:
   std::vector<SourceType> types_;
+  std::vector<SinkType> sink_types_;
 };
 
 }  // namespace sluice::runtime

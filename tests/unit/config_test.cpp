@@ -258,10 +258,37 @@ rtae = 5
 }
 
 TEST(ConfigTest, UnknownTableIsRejected) {
+  std::vector<ConfigError> errors = parse_errors("[store]\ndir = \"d\"\n[sinkz]\nx = 1\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "sinkz");
+  EXPECT_THAT(errors[0].message, HasSubstr("unknown key"));
+}
+
+TEST(ConfigTest, SinksTableMustBeAnArrayOfTables) {
   std::vector<ConfigError> errors = parse_errors("[store]\ndir = \"d\"\n[sinks]\nx = 1\n");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].key, "sinks");
-  EXPECT_THAT(errors[0].message, HasSubstr("unknown key"));
+  EXPECT_THAT(errors[0].message, HasSubstr("[[sinks]]"));
+}
+
+TEST(ConfigTest, SinkSourcesMustNameConfiguredSourcesAndIntervalIsAtLeastAMinute) {
+  std::vector<ConfigError> errors = parse_errors(R"([store]
+dir = "d"
+[[sources]]
+name = "sim"
+type = "simulator"
+[[sinks]]
+name = "lake"
+type = "files"
+dir = "lake"
+sources = ["sim", "nope"]
+interval = "5s"
+)");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].key, "sinks[0].sources");
+  EXPECT_THAT(errors[0].message, HasSubstr("no source is named 'nope'"));
+  EXPECT_EQ(errors[1].key, "sinks[0].interval");
+  EXPECT_THAT(errors[1].message, HasSubstr("at least 1m"));
 }
 
 TEST(ConfigTest, MissingStoreDirIsAnError) {
@@ -310,13 +337,13 @@ TEST(ConfigTest, UnknownSourceTypeListsTheKnownTypesAndSkipsItsKeys) {
 dir = "d"
 [[sources]]
 name = "m"
-type = "mqtt"
+type = "mqttt"
 broker = "tcp://localhost:1883"
 )");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].key, "sources[0].type");
   EXPECT_THAT(errors[0].message,
-              AllOf(HasSubstr("unknown source type 'mqtt'"), HasSubstr("simulator")));
+              AllOf(HasSubstr("unknown source type 'mqttt'"), HasSubstr("simulator")));
 }
 
 TEST(ConfigTest, WrongValueTypesSayWhatWasGiven) {

@@ -1,0 +1,69 @@
+// The sink model every north service is built on. A Sink delivers samples it reads through its
+// SinkContext, which is the runtime's side of the contract: the sink's cursors on the streams of
+// the sources it takes data from, in the store. Reading moves a read position; commit() moves
+// the durable cursors to it, and only then may the store delete what was delivered. So a sink
+// commits only after its destination confirmed (a file durable in its directory, a 2xx answer,
+// an ack), and a crash or an outage resends rather than skips (at-least-once; exactly-once where
+// the destination deduplicates).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/clock.h"
+#include "core/sample.h"
+#include "core/status.h"
+#include "runtime/service.h"
+
+namespace sluice::runtime {
+
+// Samples of one stream: sequences first_seq .. first_seq + batch.size() - 1.
+struct SinkItem {
+  std::string stream;
+  uint64_t first_seq = 0;
+  Batch batch;
+};
+
+// The runtime's side of a running sink. Used by the sink's own thread only, except wake().
+class SinkContext {
+ public:
+  virtual ~SinkContext() = default;
+
+  // Reads up to max_samples samples the sink has not read yet (since it started or since the
+  // last rewind), taking the streams in turn; only durable data is ever read. Returns false
+  // when nothing is readable now.
+  virtual Result<bool> read(size_t max_samples, SinkItem* out) = 0;
+  // Everything read() returned so far has been delivered: the cursors move past it, durably.
+  virtual Status commit() = 0;
+  // The delivery failed: the next read() starts again at the cursors.
+  virtual void rewind() = 0;
+  // Samples readable now but not yet committed, over the sink's streams (its lag).
+  virtual uint64_t backlog() const = 0;
+
+  virtual Clock& clock() = 0;
+  virtual bool stopping() const = 0;
+  // Waits until clock().monotonic() >= monotonic_ns, a stop, or wake(); false if stopping.
+  virtual bool sleep_until(int64_t monotonic_ns) = 0;
+  // Ends the current sleep_until early (an operator's "deliver now"). Any thread.
+  virtual void wake() = 0;
+};
+
+// A north service. Created from its config by its SinkType (runtime/source_types.h) and run by
+// the Runtime on a thread of its own.
+class Sink : public Service {
+ public:
+  using Service::Service;
+
+  // Runs until ctx.stopping(), then returns ok (after delivering what it can, or leaving it for
+  // the next start: it is still in the store); or returns why it cannot go on, which the
+  // runtime logs, shows as CRITICAL and answers by starting a new instance after a back-off.
+  virtual Status start(SinkContext& ctx) = 0;
+
+  // An operator's "deliver now" (the files sink's manual upload). Default: not supported.
+  virtual Status trigger() {
+    return failed_precondition("sink '" + name() + "' (type " + std::string(type()) +
+                               ") has no manual delivery");
+  }
+};
+
+}  // namespace sluice::runtime
