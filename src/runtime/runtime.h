@@ -81,6 +81,10 @@ class Runtime {
 
   std::vector<SourceStatus> sources() const;
   std::vector<SinkStatus> sinks() const;
+
+  // How long to wait before starting a failed service again, given how many times in a row it
+  // failed (1, 2, ...) and how long its last instance ran.
+  static std::chrono::nanoseconds restart_delay(int failures, std::chrono::nanoseconds ran);
   // An operator's "deliver now" for a sink (the files sink's manual upload).
   Status trigger_sink(std::string_view name);
   // One line: samples/s in since the previous call, store size, bytes per sample, drops.
@@ -93,9 +97,7 @@ class Runtime {
   Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store);
   void run_source(Slot& slot);
   void run_sink(SinkSlot& slot);
-  // How long to wait before starting a failed service again, given how many times in a row it
-  // failed (1, 2, ...) and how long its last instance ran.
-  static std::chrono::nanoseconds restart_delay(int failures, std::chrono::nanoseconds ran);
+
   void run_status_logger(const std::stop_token& stop);
 
   Config config_;

@@ -16,6 +16,7 @@
 namespace sluice::runtime {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // A source that cannot reach its device.
@@ -36,8 +37,36 @@ class UnreachableSettings final : public SourceSettings {
   }
 };
 
+// A source that fails its first start and runs (ingesting one sample) from the second on.
+std::atomic<int> g_flaky_starts{0};
+class FlakySource final : public Source {
+ public:
+  using Source::Source;
+  std::string_view type() const override { return "flaky"; }
+  Status start(SourceContext& ctx) override {
+    if (g_flaky_starts.fetch_add(1) == 0) return {Code::kUnavailable, "first start fails"};
+    Batch b;
+    b.samples.push_back(Sample{"flaky.x", ctx.clock().now(), 1.0});
+    auto r = ctx.ingest(std::move(b));
+    if (!r.ok()) return r.status();
+    while (ctx.sleep_until(ctx.clock().monotonic() + 1'000'000'000)) {
+    }
+    return Status::ok_status();
+  }
+};
+class FlakySettings final : public SourceSettings {
+ public:
+  std::string summary() const override { return "fails once"; }
+  Result<std::unique_ptr<Source>> create(const std::string& name) const override {
+    return std::unique_ptr<Source>(std::make_unique<FlakySource>(name));
+  }
+};
+
 SourceTypes test_types() {
   SourceTypes types = cli::builtin_source_types();
+  types.add({"flaky", [](ConfigTable&) -> std::shared_ptr<const SourceSettings> {
+               return std::make_shared<FlakySettings>();
+             }});
   types.add({"unreachable", [](ConfigTable&) -> std::shared_ptr<const SourceSettings> {
                return std::make_shared<UnreachableSettings>();
              }});
@@ -129,6 +158,45 @@ TEST(RuntimeTest, AFailingSourceIsCriticalWithItsReasonWhileOthersRun) {
   EXPECT_EQ(find(all, "sim").mode, Mode::kRunning);
   EXPECT_THAT((*rt)->status_line(), HasSubstr("plc CRITICAL"));
   ASSERT_TRUE((*rt)->stop().ok());
+}
+
+TEST(RuntimeTest, AFailedSourceIsStartedAgainAfterABackOff) {
+  MemEnv env;
+  g_flaky_starts = 0;
+  Result<std::unique_ptr<Runtime>> rt = Runtime::open(parse(R"(
+[store]
+dir = "data"
+[log]
+status_interval = 0
+[[sources]]
+name = "f"
+type = "flaky"
+)"),
+                                                      {.env = &env});
+  ASSERT_TRUE(rt.ok());
+  ASSERT_TRUE((*rt)->start().ok());
+  // First it is CRITICAL with the reason and the restart it waits for...
+  ASSERT_TRUE(eventually([&] { return g_flaky_starts >= 1; }));
+  ASSERT_TRUE(eventually([&] {
+    return find((*rt)->sources(), "f").health.state == HealthState::kCritical;
+  }));
+  EXPECT_THAT(find((*rt)->sources(), "f").health.reason,
+              AllOf(HasSubstr("first start fails"), HasSubstr("restart 1")));
+  // ...then a new instance runs and ingests.
+  ASSERT_TRUE(eventually([&] { return find((*rt)->sources(), "f").samples == 1; }));
+  EXPECT_EQ(g_flaky_starts, 2);
+  EXPECT_NE(find((*rt)->sources(), "f").health.state, HealthState::kCritical);
+  ASSERT_TRUE((*rt)->stop().ok());
+}
+
+TEST(RuntimeTest, RestartDelayDoublesToAMinuteAndResetsAfterALongRun) {
+  using std::chrono::seconds;
+  EXPECT_EQ(Runtime::restart_delay(1, seconds(0)), seconds(1));
+  EXPECT_EQ(Runtime::restart_delay(2, seconds(0)), seconds(2));
+  EXPECT_EQ(Runtime::restart_delay(4, seconds(5)), seconds(8));
+  EXPECT_EQ(Runtime::restart_delay(7, seconds(0)), seconds(60));
+  EXPECT_EQ(Runtime::restart_delay(30, seconds(0)), seconds(60));
+  EXPECT_EQ(Runtime::restart_delay(30, seconds(61)), seconds(1));
 }
 
 TEST(RuntimeTest, ADisabledSourceHasAStreamButIsNotStarted) {
