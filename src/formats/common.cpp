@@ -81,12 +81,19 @@ std::optional<Timestamp> int_to_ns(int64_t v, TimeUnit unit) {
 
 std::optional<Timestamp> double_to_ns(double v, TimeUnit unit) {
   if (!std::isfinite(v)) return std::nullopt;
-  // Multiply in long double to keep the nanoseconds of second-resolution floats.
-  const long double ns = std::nearbyint(static_cast<long double>(v) * nanos_per(unit));
-  // 2^63 is exactly representable; anything at or above it does not fit.
-  constexpr long double kLimit = 9223372036854775808.0L;
-  if (!(ns < kLimit) || !(ns >= -kLimit)) return std::nullopt;
-  return static_cast<Timestamp>(ns);
+  // Whole units and the fraction apart, so the result is as exact as the double allows (a
+  // single multiply would lose ~256 ns at today's epoch seconds).
+  const double whole = std::trunc(v);
+  constexpr double kTwo63 = 9223372036854775808.0;
+  if (!(std::fabs(whole) < kTwo63)) return std::nullopt;
+  const auto whole_ns = int_to_ns(static_cast<int64_t>(whole), unit);
+  if (!whole_ns) return std::nullopt;
+  const double fraction = v - whole;  // exact
+  const double scaled = fraction * static_cast<double>(nanos_per(unit));
+  const auto frac_ns = static_cast<int64_t>(scaled + (scaled >= 0 ? 0.5 : -0.5));
+  Timestamp ns;
+  if (__builtin_add_overflow(*whole_ns, frac_ns, &ns)) return std::nullopt;
+  return ns;
 }
 
 std::optional<Timestamp> parse_iso8601(std::string_view s) {

@@ -49,9 +49,12 @@ Status read_quality(dom::element e, const std::string& where, Quality* out) {
 }
 
 Status parse_object(const JsonOptions& options, const ParseLimits& limits, dom::element obj,
-                    const std::string& where, const ParseContext& ctx, Parsed* parsed) {
+                    const std::string& base, const ParseContext& ctx, Parsed* parsed) {
+  // `base` is the object's JSON pointer in the payload: "" for a single object, "/3" in an array.
+  const std::string where = "json: " + base;
+  const std::string self = base.empty() ? "json: the object" : "json: object " + base;
   if (obj.type() != dom::element_type::OBJECT) {
-    return invalid_argument(where + ": must be an object, not " + json_type_name(obj.type()));
+    return invalid_argument(self + ": must be an object, not " + json_type_name(obj.type()));
   }
   auto& samples = parsed->batch.samples;
   Timestamp ts = ctx.receive_time;
@@ -71,7 +74,7 @@ Status parse_object(const JsonOptions& options, const ParseLimits& limits, dom::
     }
     dom::object members;
     if (obj.get_object().get(members) != simdjson::SUCCESS) {
-      return invalid_argument(where + ": must be an object");
+      return invalid_argument(self + ": must be an object");
     }
     for (auto [key, value] : members) {
       const auto t = value.type();
@@ -95,7 +98,7 @@ Status parse_object(const JsonOptions& options, const ParseLimits& limits, dom::
     return {};
   }
   if (samples.size() >= limits.max_samples) {
-    return invalid_argument(where + ": more than " + std::to_string(limits.max_samples) +
+    return invalid_argument(self + ": more than " + std::to_string(limits.max_samples) +
                             " samples");
   }
   Sample s;
@@ -104,7 +107,7 @@ Status parse_object(const JsonOptions& options, const ParseLimits& limits, dom::
     case JsonOptions::NameFrom::kTopic: s.series = std::string(ctx.topic); break;
     case JsonOptions::NameFrom::kPointer: {
       if (!lookup(obj, options.name_pointer, &e)) {
-        return invalid_argument(where + ": missing series name at " + options.name_pointer);
+        return invalid_argument(self + ": missing series name at " + options.name_pointer);
       }
       std::string_view name;
       if (e.get_string().get(name) != simdjson::SUCCESS) {
@@ -115,9 +118,9 @@ Status parse_object(const JsonOptions& options, const ParseLimits& limits, dom::
       break;
     }
   }
-  SLUICE_RETURN_IF_ERROR(check_series_name(s.series, limits, where));
+  SLUICE_RETURN_IF_ERROR(check_series_name(s.series, limits, self));
   if (!lookup(obj, options.value_pointer, &e)) {
-    return invalid_argument(where + ": missing value at " + options.value_pointer);
+    return invalid_argument(self + ": missing value at " + options.value_pointer);
   }
   SLUICE_RETURN_IF_ERROR(json_scalar(e, limits, where + options.value_pointer, &s.value));
   s.ts = ts;
@@ -145,11 +148,11 @@ Status JsonParser::parse(std::string_view payload, const ParseContext& ctx, Pars
     size_t index = 0;
     for (dom::element item : items) {
       SLUICE_RETURN_IF_ERROR(
-          parse_object(options_, limits_, item, "json: /" + std::to_string(index), ctx, &parsed));
+          parse_object(options_, limits_, item, "/" + std::to_string(index), ctx, &parsed));
       ++index;
     }
   } else {
-    SLUICE_RETURN_IF_ERROR(parse_object(options_, limits_, root, "json: ", ctx, &parsed));
+    SLUICE_RETURN_IF_ERROR(parse_object(options_, limits_, root, "", ctx, &parsed));
   }
   commit(std::move(parsed), out);
   return {};
