@@ -18,8 +18,12 @@ namespace sluice::runtime {
 // A source with everything the runtime keeps for it. It is the source's SourceContext.
 class Runtime::Slot final : public SourceContext {
  public:
-  Slot(store::Store& store, Clock& clock, SourceConfig config)
-      : store_(store), clock_(clock), config_(std::move(config)) {}
+  Slot(store::Store& store, SeriesRegistry& series, Clock& clock, SourceConfig config)
+      : store_(store), series_(series), clock_(clock), config_(std::move(config)) {}
+
+  Status update_series(const std::vector<SeriesMeta>& meta) override {
+    return series_.update(meta, config_.name);
+  }
 
   // ---- SourceContext ----------------------------------------------------------------------
   Result<store::AppendResult> ingest(Batch&& batch) override {
@@ -121,6 +125,7 @@ class Runtime::Slot final : public SourceContext {
 
  private:
   store::Store& store_;
+  SeriesRegistry& series_;
   Clock& clock_;
   const SourceConfig config_;
   mutable std::mutex source_mu_;    // the instance is replaced on a restart
@@ -148,8 +153,17 @@ class Runtime::Slot final : public SourceContext {
 // to where the readers are.
 class Runtime::SinkSlot final : public SinkContext {
  public:
-  SinkSlot(store::Store& store, Clock& clock, SinkConfig config, std::vector<std::string> streams)
-      : store_(store), clock_(clock), config_(std::move(config)), streams_(std::move(streams)) {}
+  SinkSlot(store::Store& store, SeriesRegistry& series, Clock& clock, SinkConfig config,
+           std::vector<std::string> streams)
+      : store_(store),
+        series_(series),
+        clock_(clock),
+        config_(std::move(config)),
+        streams_(std::move(streams)) {}
+
+  std::optional<SeriesMeta> series(std::string_view name) const override {
+    return series_.find(name);
+  }
 
   // ---- SinkContext ------------------------------------------------------------------------
   Result<bool> read(size_t max_samples, SinkItem* out) override {
@@ -292,6 +306,7 @@ class Runtime::SinkSlot final : public SinkContext {
   }
 
   store::Store& store_;
+  SeriesRegistry& series_;
   Clock& clock_;
   const SinkConfig config_;
   const std::vector<std::string> streams_;
@@ -335,14 +350,26 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOpti
   spdlog::info("store open in {}: {} streams, {} segments", config.store.dir, report.streams,
                report.segments);
 
+  // The state database: next to the store on a real disk; in memory when the store runs on a
+  // test file system.
+  const std::string db_path = !options.state_db.empty() ? options.state_db
+                              : options.env == &Env::posix()
+                                  ? join_path(config.store.dir, "state.db")
+                                  : std::string(":memory:");
+  Result<std::unique_ptr<StateDb>> db = StateDb::open(db_path);
+  if (!db.ok()) return db.status();
+  Result<std::unique_ptr<SeriesRegistry>> series = SeriesRegistry::open(std::move(db).value());
+  if (!series.ok()) return series.status();
+
   std::unique_ptr<Runtime> rt(new Runtime(config, options, std::move(store).value()));
+  rt->series_ = std::move(series).value();
   for (const SourceConfig& source : rt->config_.sources) {
     const std::string meta = nlohmann::json{{"source", source.name}, {"type", source.type}}.dump();
     Status ensured = rt->store_->ensure_stream(source.name, meta);
     if (!ensured.ok()) {
       return ensured.with_context("cannot create the store stream of source '" + source.name + "'");
     }
-    auto slot = std::make_unique<Slot>(*rt->store_, *options.clock, source);
+    auto slot = std::make_unique<Slot>(*rt->store_, *rt->series_, *options.clock, source);
     slot->set_mode(source.enabled ? Mode::kIdle : Mode::kDisabled);
     Result<std::unique_ptr<Source>> built = source.settings->create(source.name);
     if (built.ok()) {
@@ -367,7 +394,8 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOpti
                                   "' on stream '" + stream + "'");
       }
     }
-    auto slot = std::make_unique<SinkSlot>(*rt->store_, *options.clock, sink, std::move(streams));
+    auto slot = std::make_unique<SinkSlot>(*rt->store_, *rt->series_, *options.clock, sink,
+                                           std::move(streams));
     slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
     Result<std::unique_ptr<Sink>> built = sink.settings->create(sink.name);
     if (built.ok()) {

@@ -30,6 +30,7 @@
 #include "core/status.h"
 #include "io/env.h"
 #include "runtime/config.h"
+#include "runtime/series_registry.h"
 #include "runtime/service.h"
 #include "store/store.h"
 
@@ -38,6 +39,9 @@ namespace sluice::runtime {
 struct RuntimeOptions {
   Env* env = nullptr;      // null: Env::posix()
   Clock* clock = nullptr;  // null: SystemClock; given to the store and to every source
+  // The state database's path; empty: state.db in the store's directory (":memory:" when the
+  // store runs on a test file system).
+  std::string state_db;
 };
 
 // One source as the status screen shows it.
@@ -90,6 +94,7 @@ class Runtime {
   // One line: samples/s in since the previous call, store size, bytes per sample, drops.
   std::string status_line();
   store::Store& store() { return *store_; }
+  SeriesRegistry& series() { return *series_; }
 
  private:
   class Slot;
@@ -103,6 +108,7 @@ class Runtime {
   Config config_;
   RuntimeOptions options_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<SeriesRegistry> series_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<SinkSlot>> sink_slots_;
 

@@ -11,6 +11,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/sample.h"
@@ -49,6 +50,14 @@ class SourceContext {
   // dropped, not kept. This is the one entry point of data into Sluice: later, the service's
   // filter chain and the rules tap are inserted here, invisible to sources.
   virtual Result<store::AppendResult> ingest(Batch&& batch) = 0;
+
+  // Metadata the source learned about its series (units from SenML, labels from OpenMetrics,
+  // units from the KEPServerEX Configuration API). Kept in the state database; only changes
+  // are written. An empty field keeps what is known.
+  virtual Status update_series(const std::vector<SeriesMeta>& meta) {
+    (void)meta;
+    return Status::ok_status();
+  }
 
   // Time as the source must see it (a ManualClock in tests).
   virtual Clock& clock() = 0;

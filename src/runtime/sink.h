@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/sample.h"
@@ -39,6 +41,13 @@ class SinkContext {
   virtual void rewind() = 0;
   // Samples readable now but not yet committed, over the sink's streams (its lag).
   virtual uint64_t backlog() const = 0;
+
+  // What is known about a series (unit, labels...), from the state database; nullopt if
+  // nothing is.
+  virtual std::optional<SeriesMeta> series(std::string_view name) const {
+    (void)name;
+    return std::nullopt;
+  }
 
   virtual Clock& clock() = 0;
   virtual bool stopping() const = 0;

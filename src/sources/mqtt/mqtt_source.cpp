@@ -379,6 +379,14 @@ void MqttSource::on_message(runtime::SourceContext& ctx, const mqtt::message& ms
     count_parse_error(ctx, *route, topic, st);
     return;
   }
+  if (!parsed.meta.empty()) {
+    // Units and labels the payload carries (SenML, OpenMetrics) go to the state database; a
+    // failure there costs the metadata, never the samples.
+    Status meta = ctx.update_series(parsed.meta);
+    if (!meta.ok()) {
+      spdlog::warn("source '{}': series metadata not kept: {}", name(), meta.message());
+    }
+  }
   if (parsed.batch.empty()) return;
   const size_t n = parsed.batch.size();
   if (ingest_until_stored(ctx, std::move(parsed.batch))) {

@@ -1,0 +1,159 @@
+// The state database on SQLite: schema, upserts and lookups of series metadata.
+#include "runtime/state_db.h"
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::runtime {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void bind(int i, std::string_view s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  std::string text(int col) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, col));
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+Status sqlite_error(sqlite3* db, std::string_view what) {
+  return io_error(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+SeriesMeta row_to_meta(Stmt& s) {
+  SeriesMeta m;
+  m.name = s.text(0);
+  m.unit = s.text(1);
+  m.description = s.text(2);
+  m.type = static_cast<ValueType>(sqlite3_column_int(s.get(), 3));
+  const std::string labels = s.text(4);
+  if (!labels.empty()) {
+    auto j = nlohmann::json::parse(labels, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (it.value().is_string()) m.labels[it.key()] = it.value().get<std::string>();
+      }
+    }
+  }
+  m.source = s.text(5);
+  return m;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    Status st = io_error("cannot open the state database " + path + ": " +
+                         (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close(db);
+    return st;
+  }
+  std::unique_ptr<StateDb> out(new StateDb(db));
+  sqlite3_busy_timeout(db, 5000);
+  SLUICE_RETURN_IF_ERROR(out->exec("PRAGMA journal_mode=WAL"));
+  SLUICE_RETURN_IF_ERROR(out->exec("PRAGMA synchronous=FULL"));
+  SLUICE_RETURN_IF_ERROR(out->exec(
+      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS series ("
+      "  name TEXT PRIMARY KEY, unit TEXT NOT NULL DEFAULT '',"
+      "  description TEXT NOT NULL DEFAULT '', type INTEGER NOT NULL DEFAULT 0,"
+      "  labels TEXT NOT NULL DEFAULT '{}', source TEXT NOT NULL DEFAULT '',"
+      "  updated_ns INTEGER NOT NULL DEFAULT 0);"));
+  {
+    std::lock_guard lock(out->mu_);
+    Stmt s(db, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)");
+    if (!s.ok()) return sqlite_error(db, "state database schema");
+    s.bind(1, std::to_string(kSchemaVersion));
+    if (sqlite3_step(s.get()) != SQLITE_DONE) return sqlite_error(db, "state database schema");
+  }
+  return out;
+}
+
+StateDb::~StateDb() { sqlite3_close(db_); }
+
+Status StateDb::exec(const char* sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    Status st = io_error(std::string("state database: ") + (err != nullptr ? err : "error"));
+    sqlite3_free(err);
+    return st;
+  }
+  return Status::ok_status();
+}
+
+Status StateDb::upsert_series(const std::vector<SeriesMeta>& meta) {
+  if (meta.empty()) return Status::ok_status();
+  std::lock_guard lock(mu_);
+  SLUICE_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+  Stmt s(db_,
+         "INSERT INTO series(name, unit, description, type, labels, source, updated_ns) "
+         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, strftime('%s','now') * 1000000000) "
+         "ON CONFLICT(name) DO UPDATE SET "
+         "  unit = CASE WHEN ?2 <> '' THEN ?2 ELSE unit END,"
+         "  description = CASE WHEN ?3 <> '' THEN ?3 ELSE description END,"
+         "  labels = CASE WHEN ?5 <> '{}' THEN ?5 ELSE labels END,"
+         "  source = CASE WHEN ?6 <> '' THEN ?6 ELSE source END,"
+         "  updated_ns = excluded.updated_ns");
+  if (!s.ok()) {
+    (void)exec("ROLLBACK");
+    return sqlite_error(db_, "state database: series upsert");
+  }
+  for (const SeriesMeta& m : meta) {
+    nlohmann::json labels = nlohmann::json::object();
+    for (const auto& [k, v] : m.labels) labels[k] = v;
+    s.bind(1, m.name);
+    s.bind(2, m.unit);
+    s.bind(3, m.description);
+    s.bind(4, static_cast<int64_t>(m.type));
+    s.bind(5, labels.dump());
+    s.bind(6, m.source);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) {
+      Status st = sqlite_error(db_, "state database: series upsert of '" + m.name + "'");
+      (void)exec("ROLLBACK");
+      return st;
+    }
+    sqlite3_reset(s.get());
+  }
+  return exec("COMMIT");
+}
+
+std::optional<SeriesMeta> StateDb::series(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT name, unit, description, type, labels, source FROM series WHERE name = ?");
+  if (!s.ok()) return std::nullopt;
+  s.bind(1, name);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  return row_to_meta(s);
+}
+
+Result<std::vector<SeriesMeta>> StateDb::all_series() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT name, unit, description, type, labels, source FROM series ORDER BY name");
+  if (!s.ok()) return sqlite_error(db_, "state database: list series");
+  std::vector<SeriesMeta> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(row_to_meta(s));
+  return out;
+}
+
+}  // namespace sluice::runtime
