@@ -17,7 +17,8 @@
 namespace sluice::bench {
 namespace {
 
-constexpr size_t kRecordHeaderBytes = store::format::kRecordHeaderSize;  // per record, for bytes/sample
+constexpr size_t kRecordHeaderBytes =
+    store::format::kRecordHeaderSize;  // per record, for bytes/sample
 // Ten seconds of W1: enough distinct batches that caches see a stream, small enough to hold.
 constexpr uint64_t kW1Batches = 100;
 

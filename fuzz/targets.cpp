@@ -1,21 +1,23 @@
 // The bodies of the fuzz targets, shared by the libFuzzer mains in fuzz/*_fuzz.cpp and by the
 // unit test that replays every kept corpus input (tests/unit/fuzz_corpus_test.cpp).
+#include "fuzz/targets.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "cli/builtin_sources.h"
 #include "core/batch_codec.h"
 #include "io/mem_env.h"
+#include "runtime/config.h"
 #include "store/catalog.h"
 #include "store/format.h"
 #include "store/fsck.h"
 #include "store/segment_scanner.h"
 #include "store/store.h"
 #include "store/stream_state.h"
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <sstream>
-#include <string>
-#include "cli/builtin_sources.h"
-#include "fuzz/targets.h"
-#include "runtime/config.h"
 
 namespace sluice::fuzz {
 using namespace sluice;
@@ -37,7 +39,8 @@ int batch_codec(const uint8_t* data, size_t size) {
     payload = raw;
   }
   sluice::Batch batch;
-  (void)decode_batch(payload, [](uint32_t id) { return std::to_string(id); }, limits, &batch);
+  (void)decode_batch(
+      payload, [](uint32_t id) { return std::to_string(id); }, limits, &batch);
   std::vector<uint32_t> ids, counts;
   (void)scan_series_ids(payload, limits, &ids, &counts);
   return 0;
@@ -46,7 +49,8 @@ int batch_codec(const uint8_t* data, size_t size) {
 int segment(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   (void)store::decode_stream_state(bytes);
-  store::parse_catalog(bytes, [](uint32_t, std::string_view) {}, [](uint64_t, uint64_t, bool) {});
+  store::parse_catalog(
+      bytes, [](uint32_t, std::string_view) {}, [](uint64_t, uint64_t, bool) {});
 
   // The bytes as the tail segment of a stream: open the store (recovery), read it, fsck it.
   MemEnv env;

@@ -55,14 +55,16 @@ inline Status not_found(std::string m) { return {Code::kNotFound, std::move(m)};
 inline Status corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
 inline Status io_error(std::string m) { return {Code::kIoError, std::move(m)}; }
 inline Status no_space(std::string m) { return {Code::kNoSpace, std::move(m)}; }
-inline Status failed_precondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
+inline Status failed_precondition(std::string m) {
+  return {Code::kFailedPrecondition, std::move(m)};
+}
 inline Status internal_error(std::string m) { return {Code::kInternal, std::move(m)}; }
 
 // Either a value or a non-ok Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result needs a value or a non-ok status");
   }
@@ -89,10 +91,10 @@ class [[nodiscard]] Result {
 }  // namespace sluice
 
 // Returns early from the enclosing function when `expr` (a Status) is not ok.
-#define SLUICE_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::sluice::Status _st = (expr);          \
-    if (!_st.ok()) return _st;              \
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::sluice::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 #define SLUICE_CONCAT_INNER(a, b) a##b

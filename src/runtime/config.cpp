@@ -201,8 +201,8 @@ class TomlTable final : public ConfigTable {
 
   std::string file_path(std::string_view key, std::string fallback,
                         std::string_view expected) override {
-    std::string value = string(key, std::move(fallback), expected,
-                               [](const std::string& v) { return !v.empty(); });
+    std::string value =
+        string(key, std::move(fallback), expected, [](const std::string& v) { return !v.empty(); });
     if (value.empty()) return value;
     const std::filesystem::path p(value);
     if (p.is_absolute()) return value;
@@ -518,10 +518,9 @@ void parse_sinks(TomlTable& root, const toml::array& array, const SourceTypes& t
     sink.sources = t.strings("sources", {}, "an array of source names, e.g. [\"line1\"]");
     for (const std::string& name : sink.sources) {
       if (!source_names.contains(name)) {
-        t.error("sources", "no source is named '" + name + "'; the sources are " +
-                               join(std::vector<std::string>(source_names.begin(),
-                                                             source_names.end()),
-                                    ", "));
+        t.error("sources",
+                "no source is named '" + name + "'; the sources are " +
+                    join(std::vector<std::string>(source_names.begin(), source_names.end()), ", "));
       }
     }
     const SinkType* type = sink.type.empty() ? nullptr : types.find_sink(sink.type);

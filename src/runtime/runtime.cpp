@@ -458,7 +458,7 @@ std::chrono::nanoseconds Runtime::restart_delay(int failures, std::chrono::nanos
   if (ran >= std::chrono::minutes(1)) return seconds(1);
   const int shift = std::min(failures - 1, 6);
   return std::min<std::chrono::nanoseconds>(seconds(1) * (int64_t{1} << std::max(shift, 0)),
-                                             seconds(60));
+                                            seconds(60));
 }
 
 void Runtime::run_source(Slot& slot) {
@@ -489,11 +489,10 @@ void Runtime::run_source(Slot& slot) {
     const std::string reason = status.ok()
                                    ? std::string("the source ended without being asked to stop")
                                    : status.message();
-    spdlog::error("source '{}' ({}) failed: {}; restarting in {}", slot.name(),
-                  slot.config().type, reason, format_duration(delay));
-    slot.set_failure({HealthState::kCritical,
-                      reason + " (restart " + std::to_string(failures) + " in " +
-                          format_duration(delay) + ")"});
+    spdlog::error("source '{}' ({}) failed: {}; restarting in {}", slot.name(), slot.config().type,
+                  reason, format_duration(delay));
+    slot.set_failure({HealthState::kCritical, reason + " (restart " + std::to_string(failures) +
+                                                  " in " + format_duration(delay) + ")"});
     std::chrono::nanoseconds wait = delay;
     for (;;) {
       if (!slot.sleep_until(options_.clock->monotonic() + wait.count())) {
@@ -541,9 +540,9 @@ void Runtime::run_sink(SinkSlot& slot) {
         status.ok() ? std::string("the sink ended without being asked to stop") : status.message();
     spdlog::error("sink '{}' ({}) failed: {}; restarting in {}", slot.name(), slot.config().type,
                   reason, format_duration(delay));
-    slot.set_failure(Health{HealthState::kCritical, reason + " (restart " +
-                                                        std::to_string(failures) + " in " +
-                                                        format_duration(delay) + ")"});
+    slot.set_failure(Health{
+        HealthState::kCritical,
+        reason + " (restart " + std::to_string(failures) + " in " + format_duration(delay) + ")"});
     std::chrono::nanoseconds wait = delay;
     for (;;) {
       if (!slot.sleep_until(options_.clock->monotonic() + wait.count())) return;
@@ -572,7 +571,8 @@ Status Runtime::trigger_sink(std::string_view name) {
   for (auto& slot : sink_slots_) {
     if (slot->name() != name) continue;
     Sink* sink = slot->sink();
-    if (sink == nullptr) return failed_precondition("sink '" + std::string(name) + "' is not running");
+    if (sink == nullptr)
+      return failed_precondition("sink '" + std::string(name) + "' is not running");
     SLUICE_RETURN_IF_ERROR(sink->trigger());
     slot->wake();
     return Status::ok_status();

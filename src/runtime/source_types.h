@@ -1,8 +1,8 @@
 // The catalogue of service types the binary knows: source types ("simulator", "mqtt", ...)
-// and sink types ("files", later "forward", "postgres", ...). Each type contributes two things: the parser of its own keys in a [[sources]] table, and
-// through the settings it parsed, the factory of its Source. The runtime and the config parser
-// only see this interface; a new protocol is a new folder that registers one SourceType (the
-// list of registrations is in cli/builtin_sources.cpp).
+// and sink types ("files", later "forward", "postgres", ...). Each type contributes two things: the
+// parser of its own keys in a [[sources]] table, and through the settings it parsed, the factory of
+// its Source. The runtime and the config parser only see this interface; a new protocol is a new
+// folder that registers one SourceType (the list of registrations is in cli/builtin_sources.cpp).
 #pragma once
 
 #include <functional>

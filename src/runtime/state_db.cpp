@@ -60,9 +60,8 @@ SeriesMeta row_to_meta(Stmt& s) {
 
 Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Status st = io_error("cannot open the state database " + path + ": " +
                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
@@ -73,13 +72,13 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
   sqlite3_busy_timeout(db, 5000);
   SLUICE_RETURN_IF_ERROR(out->exec("PRAGMA journal_mode=WAL"));
   SLUICE_RETURN_IF_ERROR(out->exec("PRAGMA synchronous=FULL"));
-  SLUICE_RETURN_IF_ERROR(out->exec(
-      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS series ("
-      "  name TEXT PRIMARY KEY, unit TEXT NOT NULL DEFAULT '',"
-      "  description TEXT NOT NULL DEFAULT '', type INTEGER NOT NULL DEFAULT 0,"
-      "  labels TEXT NOT NULL DEFAULT '{}', source TEXT NOT NULL DEFAULT '',"
-      "  updated_ns INTEGER NOT NULL DEFAULT 0);"));
+  SLUICE_RETURN_IF_ERROR(
+      out->exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS series ("
+                "  name TEXT PRIMARY KEY, unit TEXT NOT NULL DEFAULT '',"
+                "  description TEXT NOT NULL DEFAULT '', type INTEGER NOT NULL DEFAULT 0,"
+                "  labels TEXT NOT NULL DEFAULT '{}', source TEXT NOT NULL DEFAULT '',"
+                "  updated_ns INTEGER NOT NULL DEFAULT 0);"));
   {
     std::lock_guard lock(out->mu_);
     Stmt s(db, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)");

@@ -1,11 +1,11 @@
 // Series catalog: load with damage handling, resolve names to ids, append and sync entries.
 #include "store/catalog.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <functional>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "core/crc32c.h"
 #include "store/format.h"

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -55,9 +55,9 @@ class SeriesCatalog {
   const std::string path_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;  // GUARDED_BY(mu_)
-  std::vector<std::string> names_;                                         // GUARDED_BY(mu_)
-  std::unique_ptr<WritableFile> file_;                                     // GUARDED_BY(mu_)
-  uint32_t next_id_ = 0;                                                   // GUARDED_BY(mu_)
+  std::vector<std::string> names_;                                        // GUARDED_BY(mu_)
+  std::unique_ptr<WritableFile> file_;                                    // GUARDED_BY(mu_)
+  uint32_t next_id_ = 0;                                                  // GUARDED_BY(mu_)
 };
 
 // Encodes one catalog entry (exposed for tests and fsck).

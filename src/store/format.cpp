@@ -1,10 +1,10 @@
 // Encoding and checking of the store's fixed headers and names (see format.h for the layout).
 #include "store/format.h"
 
+#include <fmt/format.h>
+
 #include <bit>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "core/crc32c.h"
 
@@ -39,15 +39,15 @@ void encode_segment_header(const SegmentHeader& h, char out[kSegmentHeaderSize])
 
 Status decode_segment_header(std::string_view bytes, SegmentHeader* h) {
   if (bytes.size() < kSegmentHeaderSize) {
-    return corruption(fmt::format("segment header is {} bytes, needs {}", bytes.size(),
-                                  kSegmentHeaderSize));
+    return corruption(
+        fmt::format("segment header is {} bytes, needs {}", bytes.size(), kSegmentHeaderSize));
   }
   const char* p = bytes.data();
   if (get<uint64_t>(p) != kSegmentMagic) return corruption("not a Sluice segment (bad magic)");
   const uint16_t version = get<uint16_t>(p + 8);
   if (version != kFormatVersion) {
-    return corruption(fmt::format("segment format version {} (this build reads {})", version,
-                                  kFormatVersion));
+    return corruption(
+        fmt::format("segment format version {} (this build reads {})", version, kFormatVersion));
   }
   if (get<uint16_t>(p + 10) != kSegmentHeaderSize) return corruption("segment header size");
   const uint32_t want = crc32c_unmask(get<uint32_t>(p + 12));
@@ -98,15 +98,15 @@ void encode_record_header(const RecordHeader& h, std::string_view payload,
 
 Status decode_record_header(std::string_view bytes, RecordHeader* h) {
   if (bytes.size() < kRecordHeaderSize) {
-    return corruption(fmt::format("record header is {} bytes, needs {}", bytes.size(),
-                                  kRecordHeaderSize));
+    return corruption(
+        fmt::format("record header is {} bytes, needs {}", bytes.size(), kRecordHeaderSize));
   }
   const char* p = bytes.data();
   if (get<uint32_t>(p) != kRecordMagic) return corruption("bad record magic");
   const uint16_t version = get<uint16_t>(p + 8);
   if (version != kFormatVersion) {
-    return corruption(fmt::format("record format version {} (this build reads {})", version,
-                                  kFormatVersion));
+    return corruption(
+        fmt::format("record format version {} (this build reads {})", version, kFormatVersion));
   }
   const uint8_t comp = get<uint8_t>(p + 10);
   if (comp > static_cast<uint8_t>(Compression::kZstd)) {
@@ -124,8 +124,8 @@ Status decode_record_header(std::string_view bytes, RecordHeader* h) {
   r.max_ts = get<int64_t>(p + 40);
   r.synced_offset = get<uint64_t>(p + 48);
   if (r.stored_len > kMaxStoredPayload) {
-    return corruption(fmt::format("stored length {} over the limit {}", r.stored_len,
-                                  kMaxStoredPayload));
+    return corruption(
+        fmt::format("stored length {} over the limit {}", r.stored_len, kMaxStoredPayload));
   }
   if (r.raw_len > kMaxRawPayload) {
     return corruption(fmt::format("raw length {} over the limit {}", r.raw_len, kMaxRawPayload));
@@ -155,8 +155,8 @@ std::string escape_stream_id(std::string_view id) {
   out.reserve(id.size());
   for (const char ch : id) {
     const auto c = static_cast<unsigned char>(ch);
-    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                       (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '_' || c == '-' ||
                        (c == '.' && !out.empty());  // never a leading '.' ("." / "..")
     if (plain) {
       out.push_back(ch);

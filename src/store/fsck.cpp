@@ -3,11 +3,11 @@
 // damaged bytes are copied to quarantine/ before a segment is rewritten without them.
 #include "store/fsck.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "store/catalog.h"
 #include "store/format.h"
@@ -151,8 +151,7 @@ uint64_t dir_bytes(Env& env, const std::string& dir, uint64_t* files) {
 
 }  // namespace
 
-Status inspect(Env& env, const std::string& dir, const InspectOptions& options,
-               std::ostream& out) {
+Status inspect(Env& env, const std::string& dir, const InspectOptions& options, std::ostream& out) {
   if (!env.exists(join_path(dir, format::kStoreFile))) {
     return not_found(fmt::format("{} is not a Sluice store (no {} file)", dir, format::kStoreFile));
   }
@@ -161,8 +160,9 @@ Status inspect(Env& env, const std::string& dir, const InspectOptions& options,
   uint64_t cat_damage = 0;
   if (env.exists(cat_path)) {
     SLUICE_ASSIGN_OR_RETURN(std::string bytes, read_file(env, cat_path, 1ull << 32));
-    parse_catalog(bytes, [&](uint32_t, std::string_view) { ++series; },
-                  [&](uint64_t, uint64_t, bool) { ++cat_damage; });
+    parse_catalog(
+        bytes, [&](uint32_t, std::string_view) { ++series; },
+        [&](uint64_t, uint64_t, bool) { ++cat_damage; });
   }
   out << fmt::format("store {}\n", dir);
   out << fmt::format("series in catalog: {}{}\n", series,
@@ -217,11 +217,10 @@ Status inspect(Env& env, const std::string& dir, const InspectOptions& options,
         }
         times = fmt::format("{} .. {}", iso_time(lo), iso_time(hi));
       }
-      out << fmt::format("  {:<26} {:>8} {:>10} {:>23} {:>10} {:>7} {}\n", name,
-                         rep.records.size(), samples, seqs, rep.bytes,
-                         samples ? fmt::format("{:.2f}", static_cast<double>(rep.bytes) / samples)
-                                 : "-",
-                         times);
+      out << fmt::format(
+          "  {:<26} {:>8} {:>10} {:>23} {:>10} {:>7} {}\n", name, rep.records.size(), samples, seqs,
+          rep.bytes,
+          samples ? fmt::format("{:.2f}", static_cast<double>(rep.bytes) / samples) : "-", times);
       for (const auto& d : rep.damage) {
         out << fmt::format("    damage at offset {}: {} bytes{} ({})\n", d.offset, d.length,
                            d.tail ? " at the tail" : "", d.reason);
@@ -307,8 +306,8 @@ Result<FsckReport> fsck(Env& env, const std::string& dir, const FsckOptions& opt
     if (damaged && options.repair) {
       SLUICE_RETURN_IF_ERROR(save_bytes("series.cat.damaged", bytes));
       SLUICE_RETURN_IF_ERROR(write_file_atomic(env, cat_path, good));
-      action(fmt::format("{}: rewritten with its valid entries (old file in quarantine/)",
-                         cat_path));
+      action(
+          fmt::format("{}: rewritten with its valid entries (old file in quarantine/)", cat_path));
     }
   }
 
@@ -385,8 +384,8 @@ Result<FsckReport> fsck(Env& env, const std::string& dir, const FsckOptions& opt
             save_bytes(fmt::format("{}-{}-{}.bad", sd.name, base, d.offset), bytes));
       }
       std::string rewritten(format::kSegmentHeaderSize, '\0');
-      SLUICE_ASSIGN_OR_RETURN(size_t hn, file->read_at(0, format::kSegmentHeaderSize,
-                                                       rewritten.data()));
+      SLUICE_ASSIGN_OR_RETURN(size_t hn,
+                              file->read_at(0, format::kSegmentHeaderSize, rewritten.data()));
       if (hn != format::kSegmentHeaderSize) return io_error(seg.path + ": short read");
       for (const auto& r : seg.records) {
         std::string bytes(r.length, '\0');
@@ -395,15 +394,16 @@ Result<FsckReport> fsck(Env& env, const std::string& dir, const FsckOptions& opt
         rewritten += bytes;
       }
       SLUICE_RETURN_IF_ERROR(write_file_atomic(env, seg.path, rewritten));
-      action(fmt::format("{}: rewritten without {} damaged region(s) ({} bytes kept in "
-                         "quarantine/)",
-                         seg.path, seg.damage.size(), seg.bytes - rewritten.size()));
+      action(
+          fmt::format("{}: rewritten without {} damaged region(s) ({} bytes kept in "
+                      "quarantine/)",
+                      seg.path, seg.damage.size(), seg.bytes - rewritten.size()));
     }
   }
-  out << fmt::format("{} segments, {} records ok, {} damaged regions, {} torn tail bytes: {}\n",
-                     rep.segments, rep.records_ok, rep.records_bad, rep.torn_tail_bytes,
-                     rep.clean() ? "clean"
-                                 : (options.repair ? "repaired" : "run with --repair to mend"));
+  out << fmt::format(
+      "{} segments, {} records ok, {} damaged regions, {} torn tail bytes: {}\n", rep.segments,
+      rep.records_ok, rep.records_bad, rep.torn_tail_bytes,
+      rep.clean() ? "clean" : (options.repair ? "repaired" : "run with --repair to mend"));
   return rep;
 }
 

@@ -29,9 +29,9 @@ struct FsckOptions {
 struct FsckReport {
   uint64_t segments = 0;
   uint64_t records_ok = 0;
-  uint64_t records_bad = 0;       // checksum or header failures
+  uint64_t records_bad = 0;  // checksum or header failures
   uint64_t bytes_bad = 0;
-  uint64_t torn_tail_bytes = 0;   // incomplete records at a segment's end
+  uint64_t torn_tail_bytes = 0;       // incomplete records at a segment's end
   std::vector<std::string> problems;  // one line each: file, offset, what
   std::vector<std::string> actions;   // with repair: what was done
   bool clean() const { return problems.empty(); }

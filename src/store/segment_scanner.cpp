@@ -1,10 +1,10 @@
 // Record walking with damage detection and resynchronisation (see segment_scanner.h).
 #include "store/segment_scanner.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace sluice::store {
 namespace {
@@ -21,8 +21,8 @@ Result<std::string_view> SegmentScanner::fetch(uint64_t off, size_t n) {
   if (off >= buf_off_ && off + n <= buf_off_ + buf_.size()) {
     return std::string_view(buf_.data() + (off - buf_off_), n);
   }
-  const size_t want = static_cast<size_t>(
-      std::min<uint64_t>(std::max<size_t>(n, kReadChunk), limit_ - off));
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(std::max<size_t>(n, kReadChunk), limit_ - off));
   buf_.resize(want);
   size_t got = 0;
   while (got < want) {

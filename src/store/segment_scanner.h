@@ -22,8 +22,8 @@ namespace sluice::store {
 struct ScanItem {
   enum class Kind { kRecord, kDamage, kEnd };
   Kind kind = Kind::kEnd;
-  uint64_t offset = 0;  // where the record or damaged region starts
-  uint64_t length = 0;  // record bytes (header + payload) or damaged bytes
+  uint64_t offset = 0;          // where the record or damaged region starts
+  uint64_t length = 0;          // record bytes (header + payload) or damaged bytes
   format::RecordHeader header;  // kRecord
   std::string_view payload;     // kRecord with verify: valid until the next call
   bool tail = false;            // kDamage: nothing valid follows it before the limit

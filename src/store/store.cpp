@@ -1,6 +1,7 @@
 // The Store: streams, the catalog, the sync thread (group commit), limits and full policies.
 #include "store/store.h"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "store/catalog.h"
 #include "store/format.h"
@@ -136,7 +135,7 @@ class Store::Impl {
   std::mutex space_mu_;
   std::condition_variable space_cv_;
   uint64_t space_generation_ = 0;  // GUARDED_BY(space_mu_)
-  int64_t last_prune_ = 0;  // monotonic ns; sync thread only
+  int64_t last_prune_ = 0;         // monotonic ns; sync thread only
   std::atomic<uint64_t> appends_blocked_{0};
   std::atomic<uint64_t> appends_refused_{0};
 };
@@ -160,8 +159,8 @@ Status Store::Impl::open(RecoveryReport* report) {
                                              store_file, version, format::kFormatVersion));
     }
   } else {
-    SLUICE_RETURN_IF_ERROR(
-        write_file_atomic(env_, store_file, fmt::format("sluice-store {}\n", format::kFormatVersion)));
+    SLUICE_RETURN_IF_ERROR(write_file_atomic(
+        env_, store_file, fmt::format("sluice-store {}\n", format::kFormatVersion)));
   }
   SLUICE_RETURN_IF_ERROR(env_.create_dirs(join_path(dir, format::kStreamsDir)));
   SLUICE_RETURN_IF_ERROR(env_.sync_dir(dir));
@@ -183,8 +182,8 @@ Status Store::Impl::open(RecoveryReport* report) {
     auto id = format::unescape_stream_id(name);
     if (!id.ok()) {
       if (report != nullptr) {
-        report->messages.push_back(fmt::format("{}/{}: not a stream directory (ignored)",
-                                               streams_dir, name));
+        report->messages.push_back(
+            fmt::format("{}/{}: not a stream directory (ignored)", streams_dir, name));
       }
       continue;
     }
@@ -287,9 +286,10 @@ Status Store::Impl::ensure_stream(std::string_view stream, std::string_view meta
   }
   std::unique_lock lock(streams_mu_);
   if (streams_.contains(stream)) return {};
-  const std::string dir = join_path(join_path(options_.dir, format::kStreamsDir),
-                                    format::escape_stream_id(stream));
-  SLUICE_ASSIGN_OR_RETURN(auto log, StreamLog::create(log_env_, dir, std::string(stream), meta_json));
+  const std::string dir =
+      join_path(join_path(options_.dir, format::kStreamsDir), format::escape_stream_id(stream));
+  SLUICE_ASSIGN_OR_RETURN(auto log,
+                          StreamLog::create(log_env_, dir, std::string(stream), meta_json));
   streams_.emplace(std::string(stream), std::move(log));
   return {};
 }
@@ -393,7 +393,8 @@ Result<AppendResult> Store::Impl::append(std::string_view stream, std::optional<
                                         format::kMaxSamplesPerRecord));
   }
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<StreamLog> log, log(stream));
-  if (at && *at + batch.size() <= log->next_seq()) return duplicate(*log, *at, batch.size(), options);
+  if (at && *at + batch.size() <= log->next_seq())
+    return duplicate(*log, *at, batch.size(), options);
   // Encoding runs in the caller's thread, outside every lock.
   thread_local std::vector<uint32_t> ids;
   thread_local EncodedBatch enc;
@@ -404,8 +405,7 @@ Result<AppendResult> Store::Impl::append(std::string_view stream, std::optional<
                                         enc.bytes.size(), format::kMaxStoredPayload));
   }
   // The record, and the header of a new segment in case this append rolls.
-  const uint64_t need =
-      format::kRecordHeaderSize + enc.bytes.size() + format::kSegmentHeaderSize;
+  const uint64_t need = format::kRecordHeaderSize + enc.bytes.size() + format::kSegmentHeaderSize;
   SLUICE_ASSIGN_OR_RETURN(bool fits, ensure_space(need, *log, batch.size()));
   AppendResult r;
   if (!fits) {
@@ -454,7 +454,8 @@ Status Store::Impl::wait_synced(uint64_t epoch) {
     requested_epoch_ = epoch;
     sync_cv_.notify_one();
   }
-  synced_cv_.wait(lock, [&] { return synced_epoch_ >= epoch || failed_epoch_ >= epoch || closing_; });
+  synced_cv_.wait(lock,
+                  [&] { return synced_epoch_ >= epoch || failed_epoch_ >= epoch || closing_; });
   if (synced_epoch_ >= epoch) return {};
   if (failed_epoch_ >= epoch) return last_sync_error_;
   return Status(Code::kAborted, "store closed before the batch was synced");
@@ -470,7 +471,8 @@ Status Store::Impl::sync_now() {
   }
   sync_cv_.notify_one();
   std::unique_lock lock(sync_mu_);
-  synced_cv_.wait(lock, [&] { return synced_epoch_ >= epoch || failed_epoch_ >= epoch || closing_; });
+  synced_cv_.wait(lock,
+                  [&] { return synced_epoch_ >= epoch || failed_epoch_ >= epoch || closing_; });
   if (synced_epoch_ >= epoch || closing_) return {};
   return last_sync_error_;
 }
@@ -482,9 +484,8 @@ void Store::Impl::sync_thread() {
   auto next_round = std::chrono::steady_clock::now() + options_.sync_interval;
   while (!closing_) {
     if (options_.sync_policy == SyncPolicy::kInterval) {
-      sync_cv_.wait_until(lock, next_round, [&] {
-        return closing_ || requested_epoch_ > synced_epoch_;
-      });
+      sync_cv_.wait_until(lock, next_round,
+                          [&] { return closing_ || requested_epoch_ > synced_epoch_; });
       const auto now = std::chrono::steady_clock::now();
       next_round = std::max(next_round + options_.sync_interval, now);
     } else {
@@ -548,8 +549,7 @@ Status Store::Impl::sync_round() {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::open(Env& env, StoreOptions options,
-                                           RecoveryReport* report) {
+Result<std::unique_ptr<Store>> Store::open(Env& env, StoreOptions options, RecoveryReport* report) {
   auto impl = std::make_unique<Impl>(env, std::move(options));
   SLUICE_RETURN_IF_ERROR(impl->open(report));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -622,9 +622,8 @@ Result<std::unique_ptr<StreamReader>> Store::open_reader(std::string_view stream
   return log->open_reader(from_seq);
 }
 
-Status Store::query(std::string_view stream, const std::vector<std::string>& series,
-                    Timestamp from, Timestamp to,
-                    const std::function<bool(const Sample&, uint64_t)>& visit) {
+Status Store::query(std::string_view stream, const std::vector<std::string>& series, Timestamp from,
+                    Timestamp to, const std::function<bool(const Sample&, uint64_t)>& visit) {
   SLUICE_ASSIGN_OR_RETURN(auto log, impl_->log(stream));
   return log->query(series, from, to, visit);
 }

@@ -51,12 +51,12 @@ struct StoreOptions {
   uint64_t segment_bytes = 64ull << 20;  // roll the active segment past this size
   SyncPolicy sync_policy = SyncPolicy::kInterval;
   std::chrono::milliseconds sync_interval{10};
-  uint64_t max_bytes = 0;                // the store's size limit over all streams; 0: none
-  uint64_t min_free_bytes = 64ull << 20; // keep this much free on the file system
+  uint64_t max_bytes = 0;                 // the store's size limit over all streams; 0: none
+  uint64_t min_free_bytes = 64ull << 20;  // keep this much free on the file system
   FullPolicy full_policy = FullPolicy::kBlock;
   std::chrono::milliseconds block_timeout{10'000};  // kBlock: how long an append waits for space
   EncodeOptions encoding;
-  std::chrono::seconds backup_retention{0};          // keep delivered segments this long; 0: delete
+  std::chrono::seconds backup_retention{0};  // keep delivered segments this long; 0: delete
   std::chrono::seconds purged_retention{30 * 24 * 3600};  // keep purged data this long
   Clock* clock = &SystemClock::instance();
 };
@@ -70,9 +70,9 @@ const char* drop_cause_name(DropCause c);  // "full_drop_oldest", "full_drop_new
 struct RecoveryReport {
   uint64_t streams = 0;
   uint64_t segments = 0;
-  uint64_t truncated_bytes = 0;     // torn tails cut
-  uint64_t corrupt_records = 0;     // skipped in the scanned tails
-  uint64_t removed_files = 0;       // empty or headerless tail segments from an interrupted roll
+  uint64_t truncated_bytes = 0;       // torn tails cut
+  uint64_t corrupt_records = 0;       // skipped in the scanned tails
+  uint64_t removed_files = 0;         // empty or headerless tail segments from an interrupted roll
   std::vector<std::string> messages;  // one line per action, with file and offset
 };
 
@@ -136,10 +136,10 @@ struct StoreStats {
   uint64_t bytes = 0;
   uint64_t segments = 0;
   uint64_t series = 0;
-  uint64_t syncs = 0;                // fsync rounds (group commits)
-  uint64_t last_sync_ns = 0;         // duration of the last round
-  uint64_t appends_blocked = 0;      // appends that waited for space (kBlock)
-  uint64_t appends_refused_full = 0; // kBlock appends that gave up after block_timeout
+  uint64_t syncs = 0;                 // fsync rounds (group commits)
+  uint64_t last_sync_ns = 0;          // duration of the last round
+  uint64_t appends_blocked = 0;       // appends that waited for space (kBlock)
+  uint64_t appends_refused_full = 0;  // kBlock appends that gave up after block_timeout
   uint64_t dropped[kDropCauseCount] = {};
   uint64_t write_errors = 0;
 };

@@ -1,11 +1,11 @@
 // One stream's segment log: append, roll, sync, recovery, cursors, trimming, reading, purge.
 #include "store/stream_log.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "store/segment_scanner.h"
 
@@ -76,9 +76,9 @@ Result<std::shared_ptr<StreamLog>> StreamLog::create(const LogEnv& le, const std
   std::shared_ptr<StreamLog> log(new StreamLog(le, dir, std::move(id)));
   log->created_ns_ = le.clock->now();
   log->meta_json_ = std::string(meta_json);
-  SLUICE_RETURN_IF_ERROR(write_file_atomic(
-      env, join_path(dir, format::kStreamMetaFile),
-      encode_stream_file(log->id_, log->created_ns_, meta_json)));
+  SLUICE_RETURN_IF_ERROR(
+      write_file_atomic(env, join_path(dir, format::kStreamMetaFile),
+                        encode_stream_file(log->id_, log->created_ns_, meta_json)));
   SLUICE_RETURN_IF_ERROR(env.sync_dir(parent_dir(dir)));
   std::lock_guard lock(log->mu_);
   SLUICE_ASSIGN_OR_RETURN(auto seg, log->create_segment(0));
@@ -114,7 +114,8 @@ Result<std::shared_ptr<StreamLog>> StreamLog::open(const LogEnv& le, const std::
     log->state_ = std::move(state).value();
   } else {
     // Cursors unknown: sinks start again from the oldest data (delivered twice, never lost).
-    say(fmt::format("{} (cursors reset to the oldest data; the damaged file is kept as "
+    say(
+        fmt::format("{} (cursors reset to the oldest data; the damaged file is kept as "
                     "STATE.damaged)",
                     state.status().message()));
     (void)env.rename(state_path, state_path + ".damaged");
@@ -235,9 +236,9 @@ Result<std::shared_ptr<StreamLog>> StreamLog::open(const LogEnv& le, const std::
         // they are moved aside rather than destroyed.
         const std::string qdir = join_path(parent_dir(parent_dir(dir)), format::kQuarantineDir);
         SLUICE_RETURN_IF_ERROR(env.create_dirs(qdir));
-        const std::string qpath = join_path(
-            qdir, fmt::format("{}-{}-{}.tail", format::escape_stream_id(log->id_),
-                              tail.base_seq, d.offset));
+        const std::string qpath =
+            join_path(qdir, fmt::format("{}-{}-{}.tail", format::escape_stream_id(log->id_),
+                                        tail.base_seq, d.offset));
         std::string bytes(tail.bytes - d.offset, '\0');
         SLUICE_ASSIGN_OR_RETURN(size_t n, file->read_at(d.offset, bytes.size(), bytes.data()));
         bytes.resize(n);
@@ -291,8 +292,7 @@ Result<std::shared_ptr<StreamLog>> StreamLog::open(const LogEnv& le, const std::
   return log;
 }
 
-Result<StreamLog::Appended> StreamLog::append(const EncodedBatch& enc,
-                                              std::optional<uint64_t> at) {
+Result<StreamLog::Appended> StreamLog::append(const EncodedBatch& enc, std::optional<uint64_t> at) {
   Appended out;
   std::unique_lock lock(mu_);
   if (!active_) return failed_precondition(fmt::format("stream '{}' is closed", id_));
@@ -305,9 +305,9 @@ Result<StreamLog::Appended> StreamLog::append(const EncodedBatch& enc,
       return out;
     }
     if (*at < next_seq_) {
-      return invalid_argument(fmt::format(
-          "stream '{}': batch {}..{} overlaps what is stored (next sequence {})", id_, *at,
-          *at + enc.sample_count, next_seq_));
+      return invalid_argument(
+          fmt::format("stream '{}': batch {}..{} overlaps what is stored (next sequence {})", id_,
+                      *at, *at + enc.sample_count, next_seq_));
     }
     first = *at;
   }
@@ -338,8 +338,8 @@ Result<StreamLog::Appended> StreamLog::append(const EncodedBatch& enc,
     // Leave no partial record behind: later appends must follow the last whole one.
     Status undo = active_->truncate(before);
     if (!undo.ok()) {
-      return st.with_context(fmt::format("{} (and undoing the partial write failed: {})",
-                                         seg->path, undo.message()));
+      return st.with_context(
+          fmt::format("{} (and undoing the partial write failed: {})", seg->path, undo.message()));
     }
     return st.with_context(seg->path);
   }
@@ -428,12 +428,11 @@ Status StreamLog::retire_segment_file(const Segment& seg) {
   Env& env = *le_.env;
   const auto keep = le_.options->backup_retention.count();
   if (keep > 0) {
-    const std::string bdir =
-        join_path(join_path(parent_dir(parent_dir(dir_)), format::kBackupDir),
-                  format::escape_stream_id(id_));
+    const std::string bdir = join_path(join_path(parent_dir(parent_dir(dir_)), format::kBackupDir),
+                                       format::escape_stream_id(id_));
     SLUICE_RETURN_IF_ERROR(env.create_dirs(bdir));
-    const std::string to =
-        join_path(bdir, fmt::format("{}-{}", le_.clock->now(), format::segment_file_name(seg.base_seq)));
+    const std::string to = join_path(
+        bdir, fmt::format("{}-{}", le_.clock->now(), format::segment_file_name(seg.base_seq)));
     SLUICE_RETURN_IF_ERROR(env.rename(seg.path, to));
     SLUICE_RETURN_IF_ERROR(env.sync_dir(bdir));
   } else {
@@ -484,15 +483,15 @@ Result<bool> StreamLog::drop_oldest() {
   uint64_t lost = 0;
   {
     std::lock_guard slock(state_mu_);
-    const uint64_t from = std::max(victim->base_seq, state_.cursors.empty()
-                                                         ? victim->base_seq
-                                                         : std::min(min_cursor_locked(),
-                                                                    victim->end_seq));
+    const uint64_t from = std::max(
+        victim->base_seq,
+        state_.cursors.empty() ? victim->base_seq : std::min(min_cursor_locked(), victim->end_seq));
     // Samples are dense within a segment except for forwarded gaps; count by sequence.
     lost = victim->end_seq > from ? victim->end_seq - from : 0;
     for (auto& [sink, seq] : state_.cursors) seq = std::max(seq, victim->end_seq);
     state_.dropped[drop_cause_name(DropCause::kFullOldest)] += lost;
-    SLUICE_RETURN_IF_ERROR(write_stream_state(*le_.env, join_path(dir_, format::kStateFile), state_));
+    SLUICE_RETURN_IF_ERROR(
+        write_stream_state(*le_.env, join_path(dir_, format::kStateFile), state_));
   }
   SLUICE_RETURN_IF_ERROR(retire_segment_file(*victim));
   SLUICE_RETURN_IF_ERROR(le_.env->sync_dir(dir_));
@@ -564,9 +563,9 @@ std::optional<uint64_t> StreamLog::cursor(const std::string& sink) const {
 Status StreamLog::commit_cursor(const std::string& sink, uint64_t next_seq) {
   const uint64_t readable = readable_end();
   if (next_seq > readable) {
-    return invalid_argument(fmt::format(
-        "stream '{}': cursor '{}' cannot move to {}, past the durable end {}", id_, sink,
-        next_seq, readable));
+    return invalid_argument(
+        fmt::format("stream '{}': cursor '{}' cannot move to {}, past the durable end {}", id_,
+                    sink, next_seq, readable));
   }
   {
     std::lock_guard slock(state_mu_);
@@ -678,15 +677,16 @@ class LogReader final : public StreamReader {
       const auto& h = item.header;
       if (damaged_) {
         // Samples between the position and this record were in the damaged bytes.
-        if (h.first_seq > pos_) log_->note_damage(segment_->base_seq, damage_offset_, h.first_seq - pos_);
+        if (h.first_seq > pos_)
+          log_->note_damage(segment_->base_seq, damage_offset_, h.first_seq - pos_);
         damaged_ = false;
       }
       if (h.end_seq() <= pos_) continue;
       if (h.first_seq > pos_) pos_ = h.first_seq;  // a gap in a forwarded stream
       std::string_view raw = item.payload;
       if (h.compression != Compression::kNone) {
-        Status st = decompress_payload(item.payload, h.compression, h.raw_len, decode_limits(),
-                                       &raw_buf_);
+        Status st =
+            decompress_payload(item.payload, h.compression, h.raw_len, decode_limits(), &raw_buf_);
         if (!st.ok()) {
           log_->note_damage(segment_->base_seq, item.offset, h.end_seq() - pos_);
           pos_ = h.end_seq();
@@ -783,8 +783,9 @@ Status StreamLog::query(const std::vector<std::string>& series, Timestamp from, 
         continue;
       }
       const auto& h = item.header;
-      seen = seen ? std::make_pair(std::min(seen->first, h.min_ts), std::max(seen->second, h.max_ts))
-                  : std::make_pair(h.min_ts, h.max_ts);
+      seen = seen
+                 ? std::make_pair(std::min(seen->first, h.min_ts), std::max(seen->second, h.max_ts))
+                 : std::make_pair(h.min_ts, h.max_ts);
       if (h.first_seq >= readable) break;
       if (h.first_seq < prev_end) continue;  // repeats sequences (see recovery): read once
       prev_end = h.end_seq();
@@ -798,8 +799,8 @@ Status StreamLog::query(const std::vector<std::string>& series, Timestamp from, 
         raw = raw_buf;
       }
       batch.samples.clear();
-      if (!decode_batch(raw, [catalog](uint32_t id) { return catalog->name(id); },
-                        decode_limits(), &batch)
+      if (!decode_batch(
+               raw, [catalog](uint32_t id) { return catalog->name(id); }, decode_limits(), &batch)
                .ok()) {
         continue;
       }
@@ -839,9 +840,9 @@ Result<PurgeReport> StreamLog::purge(const std::string& sink, const std::string&
   report.samples = report.to_seq - report.from_seq;
   if (report.samples == 0) return report;
   Env& env = *le_.env;
-  report.backup_dir = join_path(join_path(purged_root, format::escape_stream_id(id_)),
-                                fmt::format("{}-{}", le_.clock->now(),
-                                            format::escape_stream_id(sink)));
+  report.backup_dir =
+      join_path(join_path(purged_root, format::escape_stream_id(id_)),
+                fmt::format("{}-{}", le_.clock->now(), format::escape_stream_id(sink)));
   SLUICE_RETURN_IF_ERROR(env.create_dirs(report.backup_dir));
   for (const auto& seg : segs) {
     SLUICE_RETURN_IF_ERROR(env.link(
@@ -850,8 +851,8 @@ Result<PurgeReport> StreamLog::purge(const std::string& sink, const std::string&
   SLUICE_RETURN_IF_ERROR(write_file_atomic(
       env, join_path(report.backup_dir, "MANIFEST"),
       fmt::format("stream {}\nsink {}\nfrom_seq {}\nto_seq {}\nsamples {}\npurged_ns {}\n",
-                  format::escape_stream_id(id_), format::escape_stream_id(sink),
-                  report.from_seq, report.to_seq, report.samples, le_.clock->now())));
+                  format::escape_stream_id(id_), format::escape_stream_id(sink), report.from_seq,
+                  report.to_seq, report.samples, le_.clock->now())));
   SLUICE_RETURN_IF_ERROR(env.sync_dir(report.backup_dir));
   SLUICE_RETURN_IF_ERROR(env.sync_dir(parent_dir(report.backup_dir)));
   count_drop(DropCause::kPurged, report.samples);

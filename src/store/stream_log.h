@@ -56,9 +56,9 @@ struct LogEnv {
   SeriesCatalog* catalog = nullptr;
   Clock* clock = nullptr;
   const StoreOptions* options = nullptr;
-  std::atomic<uint64_t>* total_bytes = nullptr;   // over all streams
-  std::atomic<uint64_t>* write_epoch = nullptr;   // incremented per append, under the log lock
-  std::function<void()> space_freed;              // called after segments are deleted
+  std::atomic<uint64_t>* total_bytes = nullptr;  // over all streams
+  std::atomic<uint64_t>* write_epoch = nullptr;  // incremented per append, under the log lock
+  std::function<void()> space_freed;             // called after segments are deleted
 };
 
 class StreamLog : public std::enable_shared_from_this<StreamLog> {
@@ -169,7 +169,7 @@ class StreamLog : public std::enable_shared_from_this<StreamLog> {
   uint64_t corrupt_records_ = 0;                         // GUARDED_BY(mu_)
 
   mutable std::mutex state_mu_;
-  StreamState state_;  // GUARDED_BY(state_mu_)
+  StreamState state_;     // GUARDED_BY(state_mu_)
   std::mutex retire_mu_;  // one trim/drop at a time
 };
 

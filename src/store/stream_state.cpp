@@ -3,9 +3,9 @@
 // stream ids so that they never contain spaces or newlines.
 #include "store/stream_state.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include "core/crc32c.h"
 #include "store/format.h"
@@ -39,7 +39,8 @@ std::string encode_stream_state(const StreamState& state) {
 Result<StreamState> decode_stream_state(std::string_view text) {
   if (!text.starts_with(kHeader)) return corruption("STATE does not start with 'sluice-state 1'");
   // The crc line is the last line.
-  if (text.empty() || text.back() != '\n') return corruption("STATE is not complete (no final newline)");
+  if (text.empty() || text.back() != '\n')
+    return corruption("STATE is not complete (no final newline)");
   const size_t last = text.rfind('\n', text.size() - 2);
   if (last == std::string_view::npos) return corruption("STATE has no crc line");
   const std::string_view body = text.substr(0, last + 1);

@@ -14,8 +14,8 @@
 namespace sluice::store {
 
 struct StreamState {
-  std::map<std::string, uint64_t> cursors;   // sink -> next sequence to deliver
-  std::map<std::string, uint64_t> dropped;   // cause name -> samples
+  std::map<std::string, uint64_t> cursors;  // sink -> next sequence to deliver
+  std::map<std::string, uint64_t> dropped;  // cause name -> samples
 };
 
 std::string encode_stream_state(const StreamState& state);

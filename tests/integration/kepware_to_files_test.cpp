@@ -137,9 +137,10 @@ allow_short_interval = true
     ASSERT_TRUE(eventually([&] {
       const auto rows = csv_rows(dir.path() + "/lake");
       return rows.size() >= static_cast<size_t>(sent) * 10;
-    })) << "rows " << csv_rows(dir.path() + "/lake").size() << ", ingested "
-        << (*rt)->sources()[0].samples << " in this run, delivered " << (*rt)->sinks()[0].delivered
-        << ", health " << (*rt)->sources()[0].health.reason;
+    })) << "rows "
+        << csv_rows(dir.path() + "/lake").size() << ", ingested " << (*rt)->sources()[0].samples
+        << " in this run, delivered " << (*rt)->sinks()[0].delivered << ", health "
+        << (*rt)->sources()[0].health.reason;
     ASSERT_TRUE((*rt)->stop().ok());
   }
   const auto rows = csv_rows(dir.path() + "/lake");

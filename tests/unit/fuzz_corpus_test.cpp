@@ -13,8 +13,8 @@ namespace sluice {
 namespace {
 
 size_t replay(const std::string& target, int (*body)(const uint8_t*, size_t)) {
-  const std::filesystem::path dir = std::filesystem::path(testing::source_dir()) / "fuzz" /
-                                    "corpus" / target;
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::source_dir()) / "fuzz" / "corpus" / target;
   size_t n = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     std::ifstream in(entry.path(), std::ios::binary);
@@ -34,9 +34,7 @@ TEST(FuzzCorpusTest, SegmentCorpusReplaysCleanly) {
   EXPECT_GT(replay("segment", fuzz::segment), 0u);
 }
 
-TEST(FuzzCorpusTest, ConfigCorpusReplaysCleanly) {
-  EXPECT_GT(replay("config", fuzz::config), 0u);
-}
+TEST(FuzzCorpusTest, ConfigCorpusReplaysCleanly) { EXPECT_GT(replay("config", fuzz::config), 0u); }
 
 }  // namespace
 }  // namespace sluice

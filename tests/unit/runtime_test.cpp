@@ -177,9 +177,8 @@ type = "flaky"
   ASSERT_TRUE((*rt)->start().ok());
   // First it is CRITICAL with the reason and the restart it waits for...
   ASSERT_TRUE(eventually([&] { return g_flaky_starts >= 1; }));
-  ASSERT_TRUE(eventually([&] {
-    return find((*rt)->sources(), "f").health.state == HealthState::kCritical;
-  }));
+  ASSERT_TRUE(eventually(
+      [&] { return find((*rt)->sources(), "f").health.state == HealthState::kCritical; }));
   EXPECT_THAT(find((*rt)->sources(), "f").health.reason,
               AllOf(HasSubstr("first start fails"), HasSubstr("restart 1")));
   // ...then a new instance runs and ingests.

@@ -1,15 +1,17 @@
 // The state database and the series registry: metadata is kept across reopen, an empty field
 // never erases a known value, and only changes are written.
+#include "runtime/state_db.h"
+
 #include <gtest/gtest.h>
 
 #include "fixtures/test_support.h"
 #include "runtime/series_registry.h"
-#include "runtime/state_db.h"
 
 namespace sluice::runtime {
 namespace {
 
-SeriesMeta meta(std::string name, std::string unit, std::map<std::string, std::string> labels = {}) {
+SeriesMeta meta(std::string name, std::string unit,
+                std::map<std::string, std::string> labels = {}) {
   SeriesMeta m;
   m.name = std::move(name);
   m.unit = std::move(unit);

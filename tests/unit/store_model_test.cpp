@@ -91,9 +91,7 @@ class Runner {
 
   // Under kInterval (an hour here) only an explicit sync makes data durable, so an append
   // must not wait for it.
-  bool may_wait() {
-    return options_.sync_policy == SyncPolicy::kEveryBatch && pick(0, 2) != 0;
-  }
+  bool may_wait() { return options_.sync_policy == SyncPolicy::kEveryBatch && pick(0, 2) != 0; }
 
   void append() {
     const size_t n = static_cast<size_t>(pick(1, 200));
@@ -184,9 +182,8 @@ class Runner {
       }
       fprintf(stderr, "end %lu\n", prev);
     }
-    ASSERT_EQ(rb.samples.size(), want)
-        << where() << ": read from " << from << " (first " << stats->first_seq << ", readable "
-        << readable << ")";
+    ASSERT_EQ(rb.samples.size(), want) << where() << ": read from " << from << " (first "
+                                       << stats->first_seq << ", readable " << readable << ")";
     uint64_t expect = start;
     for (const auto& [seq, s] : rb.samples) {
       ASSERT_EQ(seq, expect) << where();

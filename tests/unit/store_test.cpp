@@ -1,5 +1,7 @@
 // Behaviour tests of the store on MemEnv (crash and fault injection): recovery, cursors,
 // retention, full policies, exactly-once appends, purge, queries.
+#include "store/store.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -7,7 +9,6 @@
 #include "fixtures/store_testing.h"
 #include "io/mem_env.h"
 #include "store/format.h"
-#include "store/store.h"
 
 namespace sluice::store {
 namespace {
@@ -288,7 +289,9 @@ TEST_F(StoreTest, ReopenAfterCrashInMiddleOfSegmentRoll) {
     const uint64_t segs_before = store_->stream_stats(kStream)->segments;
     while (store_->stream_stats(kStream)->segments == segs_before) {
       // bring the active segment to the edge again
-      if (store_->stream_stats(kStream)->bytes % options_.segment_bytes > options_.segment_bytes - 2000) break;
+      if (store_->stream_stats(kStream)->bytes % options_.segment_bytes >
+          options_.segment_bytes - 2000)
+        break;
       append(100);
     }
     const uint64_t durable = store_->stream_stats(kStream)->next_seq;
@@ -357,8 +360,8 @@ TEST_F(StoreTest, ResentBatchIsAcknowledgedOnlyOnceItsFirstCopyIsDurable) {
   options_.sync_policy = SyncPolicy::kInterval;
   options_.sync_interval = std::chrono::hours(1);
   open();
-  auto first = store_->append_at(kStream, 0, batch_for_seq(0, 100),
-                                 AppendOptions{.wait_durable = false});
+  auto first =
+      store_->append_at(kStream, 0, batch_for_seq(0, 100), AppendOptions{.wait_durable = false});
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->durability, Durability::kWritten);
   EXPECT_EQ(store_->stream_stats(kStream)->readable_end, 0u);
@@ -455,8 +458,7 @@ TEST_F(StoreTest, FullDropOldestDeletesOldestSegmentsAndCountsUndelivered) {
   EXPECT_EQ(store_->cursor(kStream, "sink")->next_seq, lost);
   // The count survives a restart.
   reopen();
-  EXPECT_EQ(store_->stream_stats(kStream)->dropped[static_cast<int>(DropCause::kFullOldest)],
-            lost);
+  EXPECT_EQ(store_->stream_stats(kStream)->dropped[static_cast<int>(DropCause::kFullOldest)], lost);
 }
 
 TEST_F(StoreTest, FullBlockWaitsForSinkToFreeSpaceThenAppends) {
@@ -611,12 +613,15 @@ TEST_F(StoreTest, QueryReturnsSeriesInTimeRange) {
   const Timestamp t0 = testing::sample_for_seq(500).ts;
   const Timestamp t1 = testing::sample_for_seq(1500).ts;
   std::vector<uint64_t> seqs;
-  ASSERT_TRUE(store_->query(kStream, {"test.s2"}, t0, t1, [&](const Sample& s, uint64_t seq) {
-    EXPECT_EQ(s.series, "test.s2");
-    EXPECT_EQ(seq_of(s), seq);
-    seqs.push_back(seq);
-    return true;
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->query(kStream, {"test.s2"}, t0, t1,
+                          [&](const Sample& s, uint64_t seq) {
+                            EXPECT_EQ(s.series, "test.s2");
+                            EXPECT_EQ(seq_of(s), seq);
+                            seqs.push_back(seq);
+                            return true;
+                          })
+                  .ok());
   // test.s2 holds sequences 128..191 of every 320 (the 64-run starting at 128).
   size_t want = 0;
   for (uint64_t q = 500; q < 1500; ++q) want += ((q / 64) % 5 == 2) ? 1 : 0;
@@ -631,7 +636,8 @@ TEST_F(StoreTest, GroupCommitSharesSyncsAcrossConcurrentAppenders) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
-        auto r = store_->append(fmt::format("s{}", t), batch_for_seq(static_cast<uint64_t>(i) * 10, 10));
+        auto r =
+            store_->append(fmt::format("s{}", t), batch_for_seq(static_cast<uint64_t>(i) * 10, 10));
         ASSERT_TRUE(r.ok());
         ASSERT_EQ(r->durability, Durability::kSynced);
       }

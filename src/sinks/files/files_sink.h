@@ -1,33 +1,42 @@
 // The `files` sink: the data-lake batch upload of the KEPServerEX connector. Every upload
-// interval, all new samples of its sources become one CSV file (see csv.h) delivered durably
-// into a directory; only then do its cursors move, so a crash or an outage resends, never
-// skips. A failed delivery is retried with exponential back-off (the data stays in the store)
-// and shows as WARNING with the last error. trigger() ("manual upload now") delivers everything
-// available at once. HTTP(S) upload is the next step (issue 3); the directory is the first.
+// interval, all new samples of its sources become one CSV file (see csv.h; gzip-compressed if
+// configured) delivered durably into a directory, uploaded to an HTTP(S) URL (a 2xx answer), or
+// both; only when every configured destination has it do its cursors move, so a crash or an
+// outage resends, never skips. A failed delivery is retried with exponential back-off — the
+// same file, same name and bytes, so a receiver can deduplicate by name — while the data stays
+// in the store, and shows as WARNING with the last error. trigger() ("manual upload now")
+// delivers everything available at once.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "io/env.h"
 #include "runtime/sink.h"
 #include "runtime/source_types.h"
+#include "sinks/files/http_upload.h"
 
 namespace sluice::sinks::files {
 
 struct FilesSinkOptions {
-  std::string dir;                                       // where the files go
+  std::string dir;                          // where the files go ("": no dir)
+  std::optional<HttpUploadOptions> upload;  // where they are uploaded, if anywhere
+  bool gzip = false;                        // files are .csv.gz
   std::chrono::nanoseconds interval = std::chrono::minutes(10);
-  size_t max_rows_per_file = 1'000'000;                  // a larger backlog makes several files
-  Env* env = nullptr;                                    // null: Env::posix()
+  size_t max_rows_per_file = 1'000'000;  // a larger backlog makes several files
+  Env* env = nullptr;                    // null: Env::posix()
 };
 
 struct FilesSinkCounters {
-  uint64_t files_delivered = 0;
+  uint64_t files_delivered = 0;  // files every destination has (then the cursors moved)
   uint64_t rows_delivered = 0;
-  uint64_t files_failed = 0;  // delivery attempts that failed (each is retried)
+  uint64_t files_uploaded = 0;  // 2xx answers to uploads
+  uint64_t files_failed = 0;    // delivery attempts that failed (each is retried)
+  uint64_t uploads_failed = 0;  // of those, the ones where the upload failed
   std::string last_error;
 };
 
@@ -41,19 +50,33 @@ class FilesSink final : public runtime::Sink {
   FilesSinkCounters counters() const;
 
  private:
+  // A file made from rows read but not yet committed; kept until every destination has it.
+  struct PendingFile {
+    std::string name;
+    std::string content;  // CSV, or gzip of it
+    size_t rows = 0;
+  };
+
   // Delivers everything readable now, in files of at most max_rows_per_file rows. Returns the
-  // first failure (after rewinding: nothing of a failed file is committed).
+  // first failure; the failed file stays pending (its rows read, not committed) and is sent
+  // again, unchanged, by the next call.
   Status deliver_available(runtime::SinkContext& ctx);
+  // Puts `file` into dir and/or uploads it.
+  Status deliver(runtime::SinkContext& ctx, const PendingFile& file);
+  std::string destination() const;
 
   const FilesSinkOptions options_;
   Env& env_;
+  std::unique_ptr<HttpUploader> uploader_;  // null without url
+  std::optional<PendingFile> pending_;      // sink thread only
   std::atomic<bool> manual_{false};
   mutable std::mutex counters_mu_;
   FilesSinkCounters counters_;  // guarded by counters_mu_
 };
 
-// The `files` sink type for the config: keys dir, interval, max_rows_per_file,
-// allow_short_interval (tests only: interval below one minute).
+// The `files` sink type for the config: keys dir and/or url, interval, max_rows_per_file,
+// allow_short_interval (tests only: interval below one minute), gzip, and for the upload
+// method, bearer_token | username + password, ca_file, insecure_skip_verify, timeout.
 runtime::SinkType files_sink_type();
 
 }  // namespace sluice::sinks::files
