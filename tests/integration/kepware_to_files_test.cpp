@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -153,6 +154,75 @@ allow_short_interval = true
       EXPECT_EQ(it->second, 1) << key << " arrived " << it->second << " times";
     }
   }
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Units travel from the payload (SenML "u") through the state database to the CSV unit column,
+// and a later message without a unit keeps the known one.
+TEST(KepwareToFilesTest, UnitsFromPayloadsReachTheCsvUnitColumn) {
+  testing::TempDir dir;
+  fs::create_directories(dir.path() + "/broker");
+  testing::Mosquitto broker(dir.path() + "/broker", {});
+  const std::string text = fmt::format(R"(
+[store]
+dir = "{0}/data"
+[log]
+status_interval = 0
+[[sources]]
+name = "tanks"
+type = "mqtt"
+host = "127.0.0.1"
+port = {1}
+topic = "senml/#"
+qos = 1
+format = "senml"
+[[sinks]]
+name = "lake"
+type = "files"
+dir = "{0}/lake"
+interval = "1s"
+allow_short_interval = true
+)",
+                                       dir.path(), broker.port());
+  auto config = runtime::parse_config(text, dir.file("sluice.toml"), cli::builtin_source_types());
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  auto rt = runtime::Runtime::open(*config);
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  ASSERT_TRUE((*rt)->start().ok());
+  ASSERT_TRUE(eventually([&] {
+    auto s = (*rt)->sources();
+    return !s.empty() && s[0].health.state == runtime::HealthState::kHealthy;
+  }));
+  broker.publish("senml/tank1", R"([{"bn":"tank1.","n":"temp","u":"Cel","v":21.5,"t":1700000000}])",
+                 1);
+  broker.publish("senml/tank1", R"([{"bn":"tank1.","n":"temp","v":22.5,"t":1700000001}])", 1);
+  std::vector<std::string> lines;
+  ASSERT_TRUE(eventually([&] {
+    lines.clear();
+    if (!fs::exists(dir.path() + "/lake")) return false;
+    for (const auto& entry : fs::directory_iterator(dir.path() + "/lake")) {
+      if (entry.path().extension() != ".csv") continue;
+      std::ifstream in(entry.path());
+      std::string line;
+      std::getline(in, line);
+      while (std::getline(in, line)) lines.push_back(line);
+    }
+    return lines.size() >= 2;
+  }));
+  ASSERT_TRUE((*rt)->stop().ok());
+  ASSERT_EQ(lines.size(), 2u);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines[0], "2023-11-14T22:13:20.000Z,tank1.temp,21.5,Good,Cel\r");
+  EXPECT_EQ(lines[1], "2023-11-14T22:13:21.000Z,tank1.temp,22.5,Good,Cel\r");
+  auto meta = (*rt)->series().find("tank1.temp");
+  ASSERT_TRUE(meta.has_value());
+  EXPECT_EQ(meta->unit, "Cel");
+  EXPECT_EQ(meta->source, "tanks");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "runtime/units.h"
 #include "sinks/files/csv.h"
@@ -69,12 +70,22 @@ Status FilesSink::deliver_available(runtime::SinkContext& ctx) {
       Timestamp last_ts = INT64_MIN;
       std::string tag;
       runtime::SinkItem item;
+      // Units from the state database, looked up once per series per file.
+      std::unordered_map<std::string, std::string> units;
+      auto unit_of = [&](const std::string& series) -> const std::string& {
+        auto it = units.find(series);
+        if (it == units.end()) {
+          auto meta = ctx.series(series);
+          it = units.emplace(series, meta ? meta->unit : std::string()).first;
+        }
+        return it->second;
+      };
       while (rows < options_.max_rows_per_file) {
         SLUICE_ASSIGN_OR_RETURN(bool got, ctx.read(options_.max_rows_per_file - rows, &item));
         if (!got) break;
         if (tag.empty()) tag = fmt::format("{}-{}", item.stream, item.first_seq);
         for (const Sample& s : item.batch.samples) {
-          append_row(csv, s, /*unit=*/"");
+          append_row(csv, s, unit_of(s.series));
           first_ts = std::min(first_ts, s.ts);
           last_ts = std::max(last_ts, s.ts);
         }
