@@ -21,6 +21,8 @@
 namespace sluice {
 namespace {
 
+using testing::eventually;
+
 namespace fs = std::filesystem;
 using runtime::Runtime;
 
@@ -46,17 +48,6 @@ allow_short_interval = true
   auto c = runtime::parse_config(text, dir.file("sluice.toml"), cli::builtin_source_types());
   EXPECT_TRUE(c.ok()) << c.status().message();
   return *c;
-}
-
-// Waits (bounded) for a condition; the test fails on the expectation after, not on time.
-template <typename F>
-bool eventually(F f, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
 }
 
 struct Rows {

@@ -26,6 +26,8 @@
 namespace sluice {
 namespace {
 
+using testing::eventually;
+
 namespace fs = std::filesystem;
 using runtime::Runtime;
 using ::testing::HasSubstr;
@@ -59,17 +61,6 @@ runtime::Config config_for(const testing::TempDir& dir, const std::string& sink_
   auto c = parse(dir, sink_keys);
   EXPECT_TRUE(c.ok()) << c.status().message();
   return *c;
-}
-
-// Waits (bounded) for a condition; the test fails on the expectation after, not on time.
-template <typename F>
-bool eventually(F f, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
 }
 
 uint64_t delivered(Runtime& rt) {

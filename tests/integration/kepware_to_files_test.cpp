@@ -21,17 +21,9 @@
 namespace sluice {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::eventually;
 
-template <typename F>
-bool eventually(F f, std::chrono::seconds limit = std::chrono::seconds(30)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
-}
+namespace fs = std::filesystem;
 
 // Message m of the test: 10 tags of Channel1.Device<m % 3>, values m * 100 + tag.
 std::string kepware_message(int m) {
