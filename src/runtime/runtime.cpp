@@ -91,14 +91,13 @@ class Runtime::Slot final : public SourceContext {
     mode_ = mode;
   }
   // A health decided by the runtime (failed start) that overrides the source's own.
-  void set_failure(Health failure) {
+  void set_failure(std::optional<Health> failure) {
     std::lock_guard lock(state_mu_);
     failure_ = std::move(failure);
   }
-  void clear_failure() {
-    std::lock_guard lock(state_mu_);
-    failure_.reset();
-  }
+  // For Runtime::supervise: run the current instance; put a new one in its place.
+  Status run_instance() { return source()->start(*this); }
+  void install(std::unique_ptr<Source> source) { set_source(std::move(source)); }
 
   SourceStatus status() const {
     SourceStatus s;
@@ -271,7 +270,14 @@ class Runtime::SinkSlot final : public SinkContext {
     std::lock_guard lock(state_mu_);
     failure_ = std::move(failure);
   }
-  void count_restart() { restarts_.fetch_add(1, std::memory_order_relaxed); }
+  // For Runtime::supervise: run the current instance; put a new one in its place, which starts
+  // again from the durable cursors.
+  Status run_instance() { return sink()->start(*this); }
+  void install(std::unique_ptr<Sink> sink) {
+    restarts_.fetch_add(1, std::memory_order_relaxed);
+    reset_readers();
+    set_sink(std::move(sink));
+  }
 
   SinkStatus status() const {
     SinkStatus st;
@@ -377,7 +383,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOpti
     } else {
       spdlog::error("source '{}' ({}) cannot be created: {}", source.name, source.type,
                     built.status().message());
-      slot->set_failure({HealthState::kCritical, built.status().message()});
+      slot->set_failure(Health{HealthState::kCritical, built.status().message()});
     }
     rt->slots_.push_back(std::move(slot));
   }
@@ -461,104 +467,64 @@ std::chrono::nanoseconds Runtime::restart_delay(int failures, std::chrono::nanos
                                             seconds(60));
 }
 
-void Runtime::run_source(Slot& slot) {
+// One supervision loop for every service, source or sink: run the instance; when it ends on its
+// own, show CRITICAL with the reason, wait the back-off, build a new instance from the same
+// settings and run that. A slot provides run_instance(), install(), set_failure(), the sleep and
+// the stop signal.
+template <typename SlotT>
+void Runtime::supervise(SlotT& slot, const char* kind) {
   int failures = 0;
   for (;;) {
-    spdlog::info("source '{}' ({}) starting: {}", slot.name(), slot.config().type,
+    spdlog::info("{} '{}' ({}) starting: {}", kind, slot.name(), slot.config().type,
                  slot.config().settings->summary());
     const int64_t started = options_.clock->monotonic();
     Status status;
     try {
-      status = slot.source()->start(slot);
-    } catch (const std::exception& e) {  // a bug in a source must not take the gateway down
+      status = slot.run_instance();
+    } catch (const std::exception& e) {  // a bug in a service must not take the gateway down
       status = internal_error(std::string("uncaught exception: ") + e.what());
     }
     if (slot.stopping()) {
-      slot.set_accepting(false);
       if (!status.ok()) {
-        spdlog::warn("source '{}' stopped with an error: {}", slot.name(), status.to_string());
+        spdlog::warn("{} '{}' stopped with an error: {}", kind, slot.name(), status.to_string());
       } else {
-        spdlog::info("source '{}' stopped", slot.name());
+        spdlog::info("{} '{}' stopped", kind, slot.name());
       }
       return;
     }
-    // It ended on its own: CRITICAL with the reason, and a new instance after the back-off.
     ++failures;
     const auto delay =
         restart_delay(failures, std::chrono::nanoseconds(options_.clock->monotonic() - started));
     const std::string reason = status.ok()
-                                   ? std::string("the source ended without being asked to stop")
+                                   ? fmt::format("the {} ended without being asked to stop", kind)
                                    : status.message();
-    spdlog::error("source '{}' ({}) failed: {}; restarting in {}", slot.name(), slot.config().type,
-                  reason, format_duration(delay));
-    slot.set_failure({HealthState::kCritical, reason + " (restart " + std::to_string(failures) +
-                                                  " in " + format_duration(delay) + ")"});
-    std::chrono::nanoseconds wait = delay;
-    for (;;) {
-      if (!slot.sleep_until(options_.clock->monotonic() + wait.count())) {
-        slot.set_accepting(false);
-        return;
-      }
-      Result<std::unique_ptr<Source>> built = slot.config().settings->create(slot.name());
-      if (built.ok()) {
-        slot.set_source(std::move(built).value());
-        break;
-      }
-      ++failures;
-      wait = restart_delay(failures, std::chrono::nanoseconds(0));
-      slot.set_failure({HealthState::kCritical, built.status().message()});
-    }
-    slot.clear_failure();
-  }
-}
-
-void Runtime::run_sink(SinkSlot& slot) {
-  int failures = 0;
-  for (;;) {
-    spdlog::info("sink '{}' ({}) starting: {}", slot.name(), slot.config().type,
-                 slot.config().settings->summary());
-    const int64_t started = options_.clock->monotonic();
-    Status status;
-    try {
-      status = slot.sink()->start(slot);
-    } catch (const std::exception& e) {
-      status = internal_error(std::string("uncaught exception: ") + e.what());
-    }
-    if (slot.stopping()) {
-      if (!status.ok()) {
-        spdlog::warn("sink '{}' stopped with an error: {}", slot.name(), status.to_string());
-      } else {
-        spdlog::info("sink '{}' stopped", slot.name());
-      }
-      return;
-    }
-    ++failures;
-    slot.count_restart();
-    const auto delay =
-        restart_delay(failures, std::chrono::nanoseconds(options_.clock->monotonic() - started));
-    const std::string reason =
-        status.ok() ? std::string("the sink ended without being asked to stop") : status.message();
-    spdlog::error("sink '{}' ({}) failed: {}; restarting in {}", slot.name(), slot.config().type,
-                  reason, format_duration(delay));
+    spdlog::error("{} '{}' ({}) failed: {}; restarting in {}", kind, slot.name(),
+                  slot.config().type, reason, format_duration(delay));
     slot.set_failure(Health{
         HealthState::kCritical,
         reason + " (restart " + std::to_string(failures) + " in " + format_duration(delay) + ")"});
     std::chrono::nanoseconds wait = delay;
     for (;;) {
       if (!slot.sleep_until(options_.clock->monotonic() + wait.count())) return;
-      Result<std::unique_ptr<Sink>> built = slot.config().settings->create(slot.name());
+      auto built = slot.config().settings->create(slot.name());
       if (built.ok()) {
-        slot.set_sink(std::move(built).value());
+        slot.install(std::move(built).value());
         break;
       }
       ++failures;
       wait = restart_delay(failures, std::chrono::nanoseconds(0));
       slot.set_failure(Health{HealthState::kCritical, built.status().message()});
     }
-    slot.reset_readers();
     slot.set_failure(std::nullopt);
   }
 }
+
+void Runtime::run_source(Slot& slot) {
+  supervise(slot, "source");
+  slot.set_accepting(false);
+}
+
+void Runtime::run_sink(SinkSlot& slot) { supervise(slot, "sink"); }
 
 std::vector<SinkStatus> Runtime::sinks() const {
   std::vector<SinkStatus> out;

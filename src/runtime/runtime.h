@@ -102,6 +102,8 @@ class Runtime {
   Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store);
   void run_source(Slot& slot);
   void run_sink(SinkSlot& slot);
+  template <typename SlotT>
+  void supervise(SlotT& slot, const char* kind);
 
   void run_status_logger(const std::stop_token& stop);
 
