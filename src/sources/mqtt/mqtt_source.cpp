@@ -163,6 +163,25 @@ MqttSource::MqttSource(std::string name, MqttOptions options, ParserFactory pars
 
 MqttSource::~MqttSource() = default;
 
+uint64_t MqttSource::units_fetch_failures() const {
+  std::lock_guard lock(units_mu_);
+  return units_failures_before_ + (units_ ? units_->failures() : 0);
+}
+
+runtime::Health MqttSource::health() const {
+  runtime::Health h = Service::health();
+  if (h.state != HealthState::kHealthy && h.state != HealthState::kWarning) return h;
+  std::string problem;
+  {
+    std::lock_guard lock(units_mu_);
+    if (units_) problem = units_->problem();
+  }
+  if (problem.empty()) return h;
+  h.reason = h.reason.empty() ? problem : h.reason + "; " + problem;
+  h.state = HealthState::kWarning;
+  return h;
+}
+
 std::string MqttSource::endpoint() const {
   return fmt::format("{}:{}", options_.host, options_.port);
 }
@@ -192,6 +211,10 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
     routes_.push_back(Route{s, std::move(parser).value()});
   }
   if (routes_.empty()) return invalid_argument("no subscriptions: give a topic to subscribe to");
+  if (!options_.units_api.url.empty()) {
+    std::lock_guard lock(units_mu_);
+    units_ = std::make_unique<KepwareUnits>(name(), options_.units_api, ctx);
+  }
 
   const std::string client_id =
       options_.client_id.empty() ? "sluice-" + name() : options_.client_id;
@@ -350,6 +373,14 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
   }
   client.set_message_callback(nullptr);
   client.set_connection_lost_handler(nullptr);
+  {
+    std::lock_guard lock(units_mu_);
+    if (units_) {
+      units_->stop();
+      units_failures_before_ += units_->failures();
+      units_.reset();
+    }
+  }
   set_health(HealthState::kNotApplicable);
   return Status::ok_status();
 }
@@ -388,6 +419,13 @@ void MqttSource::on_message(runtime::SourceContext& ctx, const mqtt::message& ms
     }
   }
   if (parsed.batch.empty()) return;
+  if (route->subscription.format == "kepware") {
+    // Queues devices whose units are not known yet; the HTTP happens on the units worker.
+    std::lock_guard lock(units_mu_);
+    if (units_) {
+      for (const Sample& s : parsed.batch.samples) units_->note(s.series);
+    }
+  }
   const size_t n = parsed.batch.size();
   if (ingest_until_stored(ctx, std::move(parsed.batch))) {
     samples_.fetch_add(n, std::memory_order_relaxed);
@@ -461,6 +499,10 @@ std::string MqttSettings::summary() const {
   s += o.clean_session ? ", clean session" : ", persistent session";
   for (const MqttSubscription& sub : o.subscriptions) {
     s += fmt::format(", '{}' qos {} as {}", sub.filter, sub.qos, sub.format);
+  }
+  if (!o.units_api.url.empty()) {
+    s += fmt::format(", tag units from {}", o.units_api.url);
+    if (o.units_api.insecure_skip_verify) s += " (certificate NOT verified)";
   }
   return s;
 }
@@ -548,6 +590,28 @@ std::shared_ptr<const runtime::SourceSettings> parse_mqtt_settings(runtime::Conf
                               d % std::chrono::seconds(1) == std::chrono::nanoseconds{0};
                      }))
           .count());
+
+  o.units_api.url = t.string(
+      "units_api_url", "",
+      "the Kepware Configuration API's base URL, e.g. \"https://kepware:57512\"",
+      [](const std::string& v) { return v.starts_with("http://") || v.starts_with("https://"); });
+  o.units_api.username = t.string("units_api_username", "");
+  o.units_api.password = t.string("units_api_password", "");
+  o.units_api.insecure_skip_verify = t.boolean("units_api_insecure_skip_verify", false);
+  o.units_api.refresh = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.duration("units_refresh", std::chrono::hours(1), "a duration from 1s to 7d, e.g. \"1h\"",
+                 [](std::chrono::nanoseconds d) {
+                   return d >= std::chrono::seconds(1) && d <= std::chrono::hours(7 * 24);
+                 }));
+  for (const std::string_view key : {"units_api_username", "units_api_password",
+                                     "units_api_insecure_skip_verify", "units_refresh"}) {
+    if (t.has(key) && o.units_api.url.empty()) {
+      t.error(key, "set but units_api_url is not; add units_api_url = \"https://kepware:57512\"");
+    }
+  }
+  if (!o.units_api.password.empty() && o.units_api.username.empty()) {
+    t.error("units_api_password", "a password without a user; add units_api_username = \"...\"");
+  }
 
   if (t.has("subscriptions")) {
     // ConfigTable cannot read arrays of tables yet; say so instead of "unknown key".

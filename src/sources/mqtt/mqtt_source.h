@@ -29,6 +29,8 @@
 // loop); messages arrive on Paho's callback thread, one at a time. Parsers are used only there.
 // Paho C has one receive thread for every async client of the process, so a blocked ingest in
 // one mqtt source also pauses the others (the store is shared, so they would block too).
+// With units_api_url set, a KepwareUnits worker thread (kepware_units.h) reads tag units from the
+// Kepware Configuration API; the callback only queues tag ids for it and never waits for HTTP.
 #pragma once
 
 #include <atomic>
@@ -45,6 +47,7 @@
 #include "formats/parser.h"
 #include "runtime/service.h"
 #include "runtime/source_types.h"
+#include "sources/mqtt/kepware_units.h"
 
 namespace mqtt {
 class message;
@@ -81,6 +84,8 @@ struct MqttOptions {
   // Reconnect back-off: doubles from min to max.
   std::chrono::milliseconds reconnect_min{1000};
   std::chrono::milliseconds reconnect_max{60'000};
+  // Tag units from the KEPServerEX Configuration API (kepware format only); off when url is "".
+  KepwareUnitsOptions units_api;
 };
 
 // Checks a topic filter: non-empty, at most 65535 bytes, no NUL, '+' alone in its level, '#'
@@ -108,6 +113,11 @@ class MqttSource final : public runtime::Source {
   // Messages acked by Paho whose ingest failed until the source stopped.
   uint64_t lost_messages() const { return lost_.load(std::memory_order_relaxed); }
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
+  // Configuration API fetches of tag units that failed (0 when units_api_url is not set).
+  uint64_t units_fetch_failures() const;
+
+  // The connection's health; a units problem shows as WARNING unless the state is worse.
+  runtime::Health health() const override;
 
  private:
   struct Route {
@@ -127,6 +137,10 @@ class MqttSource final : public runtime::Source {
 
   std::mutex callback_mu_;  // held while a message is processed; start() takes it to finish
   bool accepting_ = false;  // guarded by callback_mu_
+
+  mutable std::mutex units_mu_;
+  std::unique_ptr<KepwareUnits> units_;  // while start() runs with units_api set; units_mu_
+  uint64_t units_failures_before_ = 0;   // of earlier runs; guarded by units_mu_
 
   std::atomic<bool> connected_{false};  // set by start(), read by the callback
   std::atomic<uint64_t> messages_{0};
