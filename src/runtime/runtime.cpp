@@ -15,15 +15,107 @@
 
 namespace sluice::runtime {
 
+// What the runtime keeps for every service, source or sink: its config, the running instance
+// (replaced on a restart), the stop signal, an interruptible sleep, MODE and a health the
+// runtime imposes (a failed start). Slot and SinkSlot add their side of the context.
+template <typename ServiceT, typename ConfigT>
+class ServiceSlot {
+ public:
+  ServiceSlot(Clock& clock, ConfigT config) : clock_(clock), config_(std::move(config)) {}
+
+  const ConfigT& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+  ServiceT* instance() {
+    std::lock_guard lock(instance_mu_);
+    return instance_.get();
+  }
+  void set_instance(std::unique_ptr<ServiceT> instance) {
+    std::lock_guard lock(instance_mu_);
+    instance_ = std::move(instance);
+  }
+  // Interrupts the running instance's blocking calls (Service::stop). Any thread.
+  void stop_instance() {
+    std::lock_guard lock(instance_mu_);
+    if (instance_ != nullptr) instance_->stop();
+  }
+  void request_stop() {
+    stop_.request_stop();
+    sleep_cv_.notify_all();
+  }
+  bool stop_requested() const { return stop_.stop_requested(); }
+  std::stop_token token() const { return stop_.get_token(); }
+
+  // Waits until the clock reaches monotonic_ns (true), a wake (true) or a stop (false).
+  bool sleep_until_or_stop(int64_t monotonic_ns) {
+    const std::stop_token token = stop_.get_token();
+    std::unique_lock lock(sleep_mu_);
+    while (!token.stop_requested()) {
+      if (woken_) {
+        woken_ = false;
+        return true;
+      }
+      const int64_t remaining = monotonic_ns - clock_.monotonic();
+      if (remaining <= 0) return true;
+      sleep_cv_.wait_for(lock, token, std::chrono::nanoseconds(remaining),
+                         [this] { return woken_; });
+    }
+    return false;
+  }
+  void wake_sleep() {
+    {
+      std::lock_guard lock(sleep_mu_);
+      woken_ = true;
+    }
+    sleep_cv_.notify_all();
+  }
+
+  void set_mode(Mode mode) {
+    std::lock_guard lock(state_mu_);
+    mode_ = mode;
+  }
+  // A health decided by the runtime (failed start) that overrides the service's own.
+  void set_failure(std::optional<Health> failure) {
+    std::lock_guard lock(state_mu_);
+    failure_ = std::move(failure);
+  }
+  // MODE, and the health to show: the imposed one, else the running instance's own.
+  std::pair<Mode, Health> mode_and_health() const {
+    std::lock_guard lock(state_mu_);
+    Health health;
+    if (failure_) {
+      health = *failure_;
+    } else if (mode_ == Mode::kRunning) {
+      std::lock_guard instance_lock(instance_mu_);
+      if (instance_ != nullptr) health = instance_->health();
+    }
+    return {mode_, health};
+  }
+
+  std::thread thread;
+
+ protected:
+  Clock& clock_;
+  const ConfigT config_;
+
+ private:
+  mutable std::mutex instance_mu_;
+  std::unique_ptr<ServiceT> instance_;  // guarded by instance_mu_
+
+  std::stop_source stop_;
+  std::mutex sleep_mu_;
+  std::condition_variable_any sleep_cv_;
+  bool woken_ = false;  // guarded by sleep_mu_
+
+  mutable std::mutex state_mu_;
+  Mode mode_ = Mode::kIdle;        // guarded by state_mu_
+  std::optional<Health> failure_;  // guarded by state_mu_
+};
+
 // A source with everything the runtime keeps for it. It is the source's SourceContext.
-class Runtime::Slot final : public SourceContext {
+class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, SourceConfig> {
  public:
   Slot(store::Store& store, SeriesRegistry& series, Clock& clock, SourceConfig config)
-      : store_(store), series_(series), clock_(clock), config_(std::move(config)) {}
-
-  Status update_series(const std::vector<SeriesMeta>& meta) override {
-    return series_.update(meta, config_.name);
-  }
+      : ServiceSlot(clock, std::move(config)), store_(store), series_(series) {}
 
   // ---- SourceContext ----------------------------------------------------------------------
   Result<store::AppendResult> ingest(Batch&& batch) override {
@@ -47,72 +139,28 @@ class Runtime::Slot final : public SourceContext {
     }
     return r;
   }
-
-  Clock& clock() override { return clock_; }
-  bool stopping() const override { return stop_.stop_requested(); }
-  std::stop_token stop_token() const override { return stop_.get_token(); }
-
-  bool sleep_until(int64_t monotonic_ns) override {
-    const std::stop_token token = stop_.get_token();
-    std::unique_lock lock(sleep_mu_);
-    while (!token.stop_requested()) {
-      const int64_t remaining = monotonic_ns - clock_.monotonic();
-      if (remaining <= 0) return true;
-      sleep_cv_.wait_for(lock, token, std::chrono::nanoseconds(remaining), [] { return false; });
-    }
-    return false;
+  Status update_series(const std::vector<SeriesMeta>& meta) override {
+    return series_.update(meta, config_.name);
   }
+  Clock& clock() override { return clock_; }
+  bool stopping() const override { return stop_requested(); }
+  std::stop_token stop_token() const override { return token(); }
+  bool sleep_until(int64_t monotonic_ns) override { return sleep_until_or_stop(monotonic_ns); }
 
   // ---- the runtime's side -----------------------------------------------------------------
-  const SourceConfig& config() const { return config_; }
-  const std::string& name() const { return config_.name; }
-  Source* source() {
-    std::lock_guard lock(source_mu_);
-    return source_.get();
-  }
-  void set_source(std::unique_ptr<Source> source) {
-    std::lock_guard lock(source_mu_);
-    source_ = std::move(source);
-  }
-  // Interrupts the running instance's blocking calls (Source::stop). Any thread.
-  void stop_source() {
-    std::lock_guard lock(source_mu_);
-    if (source_ != nullptr) source_->stop();
-  }
-
   void set_accepting(bool accepting) {
     std::unique_lock lock(accept_mu_);  // waits for an ingest in progress
     accepting_ = accepting;
   }
-  void request_stop() { stop_.request_stop(); }
-
-  void set_mode(Mode mode) {
-    std::lock_guard lock(state_mu_);
-    mode_ = mode;
-  }
-  // A health decided by the runtime (failed start) that overrides the source's own.
-  void set_failure(std::optional<Health> failure) {
-    std::lock_guard lock(state_mu_);
-    failure_ = std::move(failure);
-  }
   // For Runtime::supervise: run the current instance; put a new one in its place.
-  Status run_instance() { return source()->start(*this); }
-  void install(std::unique_ptr<Source> source) { set_source(std::move(source)); }
+  Status run_instance() { return instance()->start(*this); }
+  void install(std::unique_ptr<Source> source) { set_instance(std::move(source)); }
 
   SourceStatus status() const {
     SourceStatus s;
     s.name = config_.name;
     s.type = config_.type;
-    {
-      std::lock_guard lock(state_mu_);
-      s.mode = mode_;
-      if (failure_) {
-        s.health = *failure_;
-      } else if (mode_ == Mode::kRunning) {
-        std::lock_guard source_lock(source_mu_);
-        if (source_ != nullptr) s.health = source_->health();
-      }
-    }
+    std::tie(s.mode, s.health) = mode_and_health();
     s.samples = samples_.load(std::memory_order_relaxed);
     s.batches = batches_.load(std::memory_order_relaxed);
     s.dropped_samples = dropped_samples_.load(std::memory_order_relaxed);
@@ -120,26 +168,12 @@ class Runtime::Slot final : public SourceContext {
     return s;
   }
 
-  std::thread thread;
-
  private:
   store::Store& store_;
   SeriesRegistry& series_;
-  Clock& clock_;
-  const SourceConfig config_;
-  mutable std::mutex source_mu_;    // the instance is replaced on a restart
-  std::unique_ptr<Source> source_;  // guarded by source_mu_
-
-  std::stop_source stop_;
-  std::mutex sleep_mu_;
-  std::condition_variable_any sleep_cv_;
 
   std::shared_mutex accept_mu_;
   bool accepting_ = false;  // guarded by accept_mu_
-
-  mutable std::mutex state_mu_;
-  Mode mode_ = Mode::kIdle;        // guarded by state_mu_
-  std::optional<Health> failure_;  // guarded by state_mu_
 
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> batches_{0};
@@ -150,14 +184,13 @@ class Runtime::Slot final : public SourceContext {
 // A sink with everything the runtime keeps for it. It is the sink's SinkContext: one reader per
 // stream the sink takes data from, positioned at the sink's cursor; commit() moves the cursors
 // to where the readers are.
-class Runtime::SinkSlot final : public SinkContext {
+class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, SinkConfig> {
  public:
   SinkSlot(store::Store& store, SeriesRegistry& series, Clock& clock, SinkConfig config,
            std::vector<std::string> streams)
-      : store_(store),
+      : ServiceSlot(clock, std::move(config)),
+        store_(store),
         series_(series),
-        clock_(clock),
-        config_(std::move(config)),
         streams_(std::move(streams)) {}
 
   std::optional<SeriesMeta> series(std::string_view name) const override {
@@ -215,91 +248,35 @@ class Runtime::SinkSlot final : public SinkContext {
   }
 
   Clock& clock() override { return clock_; }
-  bool stopping() const override { return stop_.stop_requested(); }
-
-  bool sleep_until(int64_t monotonic_ns) override {
-    const std::stop_token token = stop_.get_token();
-    std::unique_lock lock(sleep_mu_);
-    while (!token.stop_requested()) {
-      if (woken_) {
-        woken_ = false;
-        return true;
-      }
-      const int64_t remaining = monotonic_ns - clock_.monotonic();
-      if (remaining <= 0) return true;
-      sleep_cv_.wait_for(lock, token, std::chrono::nanoseconds(remaining),
-                         [this] { return woken_; });
-    }
-    return false;
-  }
-
-  void wake() override {
-    {
-      std::lock_guard lock(sleep_mu_);
-      woken_ = true;
-    }
-    sleep_cv_.notify_all();
-  }
+  bool stopping() const override { return stop_requested(); }
+  bool sleep_until(int64_t monotonic_ns) override { return sleep_until_or_stop(monotonic_ns); }
+  void wake() override { wake_sleep(); }
 
   // ---- the runtime's side -----------------------------------------------------------------
-  const SinkConfig& config() const { return config_; }
-  const std::string& name() const { return config_.name; }
-  Sink* sink() {
-    std::lock_guard lock(sink_mu_);
-    return sink_.get();
-  }
-  void set_sink(std::unique_ptr<Sink> sink) {
-    std::lock_guard lock(sink_mu_);
-    sink_ = std::move(sink);
-  }
-  void stop_sink() {
-    std::lock_guard lock(sink_mu_);
-    if (sink_ != nullptr) sink_->stop();
-  }
-  void request_stop() { stop_.request_stop(); }
   // A new instance starts from the durable cursors, not from where the last one read.
   void reset_readers() {
     readers_.clear();
     read_samples_ = 0;
   }
-  void set_mode(Mode mode) {
-    std::lock_guard lock(state_mu_);
-    mode_ = mode;
-  }
-  void set_failure(std::optional<Health> failure) {
-    std::lock_guard lock(state_mu_);
-    failure_ = std::move(failure);
-  }
   // For Runtime::supervise: run the current instance; put a new one in its place, which starts
   // again from the durable cursors.
-  Status run_instance() { return sink()->start(*this); }
+  Status run_instance() { return instance()->start(*this); }
   void install(std::unique_ptr<Sink> sink) {
     restarts_.fetch_add(1, std::memory_order_relaxed);
     reset_readers();
-    set_sink(std::move(sink));
+    set_instance(std::move(sink));
   }
 
   SinkStatus status() const {
     SinkStatus st;
     st.name = config_.name;
     st.type = config_.type;
-    {
-      std::lock_guard lock(state_mu_);
-      st.mode = mode_;
-      if (failure_) {
-        st.health = *failure_;
-      } else if (mode_ == Mode::kRunning) {
-        std::lock_guard sink_lock(sink_mu_);
-        if (sink_ != nullptr) st.health = sink_->health();
-      }
-    }
+    std::tie(st.mode, st.health) = mode_and_health();
     st.delivered = delivered_.load(std::memory_order_relaxed);
     st.backlog = backlog();
     st.restarts = restarts_.load(std::memory_order_relaxed);
     return st;
   }
-
-  std::thread thread;
 
  private:
   Result<store::StreamReader*> reader_for(size_t i) {
@@ -313,25 +290,12 @@ class Runtime::SinkSlot final : public SinkContext {
 
   store::Store& store_;
   SeriesRegistry& series_;
-  Clock& clock_;
-  const SinkConfig config_;
   const std::vector<std::string> streams_;
   // Used by the sink's thread only:
   std::vector<std::unique_ptr<store::StreamReader>> readers_;
   size_t next_stream_ = 0;
   uint64_t read_samples_ = 0;
 
-  mutable std::mutex sink_mu_;
-  std::unique_ptr<Sink> sink_;  // guarded by sink_mu_; replaced on a restart
-
-  std::stop_source stop_;
-  std::mutex sleep_mu_;
-  std::condition_variable_any sleep_cv_;
-  bool woken_ = false;  // guarded by sleep_mu_
-
-  mutable std::mutex state_mu_;
-  Mode mode_ = Mode::kIdle;        // guarded by state_mu_
-  std::optional<Health> failure_;  // guarded by state_mu_
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> restarts_{0};
 };
@@ -379,7 +343,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOpti
     slot->set_mode(source.enabled ? Mode::kIdle : Mode::kDisabled);
     Result<std::unique_ptr<Source>> built = source.settings->create(source.name);
     if (built.ok()) {
-      slot->set_source(std::move(built).value());
+      slot->set_instance(std::move(built).value());
     } else {
       spdlog::error("source '{}' ({}) cannot be created: {}", source.name, source.type,
                     built.status().message());
@@ -405,7 +369,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOpti
     slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
     Result<std::unique_ptr<Sink>> built = sink.settings->create(sink.name);
     if (built.ok()) {
-      slot->set_sink(std::move(built).value());
+      slot->set_instance(std::move(built).value());
     } else {
       spdlog::error("sink '{}' ({}) cannot be created: {}", sink.name, sink.type,
                     built.status().message());
@@ -437,7 +401,7 @@ Status Runtime::start() {
       spdlog::info("source '{}' ({}) is disabled", slot->name(), slot->config().type);
       continue;
     }
-    if (slot->source() == nullptr) continue;  // could not be created; logged by open()
+    if (slot->instance() == nullptr) continue;  // could not be created; logged by open()
     slot->set_accepting(true);
     slot->set_mode(Mode::kRunning);
     Slot* s = slot.get();
@@ -448,7 +412,7 @@ Status Runtime::start() {
       spdlog::info("sink '{}' ({}) is disabled", slot->name(), slot->config().type);
       continue;
     }
-    if (slot->sink() == nullptr) continue;
+    if (slot->instance() == nullptr) continue;
     slot->set_mode(Mode::kRunning);
     SinkSlot* s = slot.get();
     slot->thread = std::thread([this, s] { run_sink(*s); });
@@ -536,7 +500,7 @@ std::vector<SinkStatus> Runtime::sinks() const {
 Status Runtime::trigger_sink(std::string_view name) {
   for (auto& slot : sink_slots_) {
     if (slot->name() != name) continue;
-    Sink* sink = slot->sink();
+    Sink* sink = slot->instance();
     if (sink == nullptr)
       return failed_precondition("sink '" + std::string(name) + "' is not running");
     SLUICE_RETURN_IF_ERROR(sink->trigger());
@@ -568,7 +532,7 @@ Status Runtime::stop() {
   }
   for (auto& slot : slots_) {
     slot->request_stop();
-    if (slot->thread.joinable()) slot->stop_source();
+    if (slot->thread.joinable()) slot->stop_instance();
   }
   for (auto& slot : slots_) {
     if (slot->thread.joinable()) slot->thread.join();
@@ -577,7 +541,7 @@ Status Runtime::stop() {
   // Sinks stop after the sources; what they did not deliver stays in the store for next time.
   for (auto& slot : sink_slots_) {
     slot->request_stop();
-    if (slot->thread.joinable()) slot->stop_sink();
+    if (slot->thread.joinable()) slot->stop_instance();
   }
   for (auto& slot : sink_slots_) {
     if (slot->thread.joinable()) slot->thread.join();
