@@ -429,6 +429,42 @@ bool valid_source_name(const std::string& name) {
          std::regex_match(name, kPattern);
 }
 
+// The keys every service table has: name (valid, unique among its kind), type (named, its
+// known values listed), enabled. `kind` is "source" or "sink" in messages.
+struct ServiceHead {
+  std::string name;
+  std::string type;
+  bool enabled = true;
+};
+
+ServiceHead parse_service_head(ConfigTable& t, std::string_view kind, std::string_view example,
+                               int line, const std::vector<std::string>& type_names,
+                               std::map<std::string, int>* first_line_of) {
+  const std::string k(kind);
+  ServiceHead head;
+  if (!t.has("name")) {
+    t.error("name", "missing; every " + k + " needs a unique name, e.g. name = \"" +
+                        std::string(example) + "\"");
+  }
+  head.name = t.string("name", "",
+                       "a name of letters, digits, '_', '.' and '-' (not starting with '.', "
+                       "at most 100 characters)",
+                       valid_source_name);
+  if (!head.name.empty()) {
+    auto [it, inserted] = first_line_of->emplace(head.name, line);
+    if (!inserted) {
+      t.error("name", "duplicate " + k + " name '" + head.name + "' (first used by the " + k +
+                          " at line " + std::to_string(it->second) + "); " + k +
+                          " names must be unique");
+    }
+  }
+  const std::string known_types = join(type_names, ", ");
+  if (!t.has("type")) t.error("type", "missing; the " + k + " types are " + known_types);
+  head.type = t.string("type", "", "a " + k + " type (" + known_types + ")");
+  head.enabled = t.boolean("enabled", true);
+  return head;
+}
+
 void parse_sources(TomlTable& root, const toml::array& array, const SourceTypes& types,
                    std::vector<SourceConfig>* out) {
   std::map<std::string, int> first_line_of;  // name -> line, to report duplicates
@@ -444,27 +480,12 @@ void parse_sources(TomlTable& root, const toml::array& array, const SourceTypes&
     ConfigTable& t = toml_table;  // (the getters' default arguments are the interface's)
     SourceConfig source;
     source.line = static_cast<int>(table->source().begin.line);
-
-    if (!t.has("name")) {
-      t.error("name", "missing; every source needs a unique name, e.g. name = \"line1\"");
-    }
-    source.name = t.string("name", "",
-                           "a name of letters, digits, '_', '.' and '-' (not starting with '.', "
-                           "at most 100 characters)",
-                           valid_source_name);
-    if (!source.name.empty()) {
-      auto [it, inserted] = first_line_of.emplace(source.name, source.line);
-      if (!inserted) {
-        t.error("name", "duplicate source name '" + source.name +
-                            "' (first used by the source at line " + std::to_string(it->second) +
-                            "); source names must be unique");
-      }
-    }
-
+    ServiceHead head =
+        parse_service_head(t, "source", "line1", source.line, types.names(), &first_line_of);
+    source.name = std::move(head.name);
+    source.type = std::move(head.type);
+    source.enabled = head.enabled;
     const std::string known_types = join(types.names(), ", ");
-    if (!t.has("type")) t.error("type", "missing; the source types are " + known_types);
-    source.type = t.string("type", "", "a source type (" + known_types + ")");
-    source.enabled = t.boolean("enabled", true);
 
     const SourceType* type = source.type.empty() ? nullptr : types.find(source.type);
     if (type == nullptr) {
@@ -497,24 +518,12 @@ void parse_sinks(TomlTable& root, const toml::array& array, const SourceTypes& t
     ConfigTable& t = toml_table;
     SinkConfig sink;
     sink.line = static_cast<int>(table->source().begin.line);
-    if (!t.has("name")) {
-      t.error("name", "missing; every sink needs a unique name, e.g. name = \"datalake\"");
-    }
-    sink.name = t.string("name", "",
-                         "a name of letters, digits, '_', '.' and '-' (not starting with '.', "
-                         "at most 100 characters)",
-                         valid_source_name);
-    if (!sink.name.empty()) {
-      auto [it, inserted] = first_line_of.emplace(sink.name, sink.line);
-      if (!inserted) {
-        t.error("name", "duplicate sink name '" + sink.name + "' (first used by the sink at line " +
-                            std::to_string(it->second) + "); sink names must be unique");
-      }
-    }
+    ServiceHead head =
+        parse_service_head(t, "sink", "datalake", sink.line, types.sink_names(), &first_line_of);
+    sink.name = std::move(head.name);
+    sink.type = std::move(head.type);
+    sink.enabled = head.enabled;
     const std::string known_types = join(types.sink_names(), ", ");
-    if (!t.has("type")) t.error("type", "missing; the sink types are " + known_types);
-    sink.type = t.string("type", "", "a sink type (" + known_types + ")");
-    sink.enabled = t.boolean("enabled", true);
     sink.sources = t.strings("sources", {}, "an array of source names, e.g. [\"line1\"]");
     for (const std::string& name : sink.sources) {
       if (!source_names.contains(name)) {
