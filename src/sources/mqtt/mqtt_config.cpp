@@ -1,0 +1,166 @@
+// The mqtt source's config keys (docs/configuration.md, "mqtt"): one [[sources]] table becomes
+// MqttOptions, with every error named by file, line and key.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "sources/mqtt/mqtt_source.h"
+
+namespace sluice::sources {
+namespace {
+
+constexpr size_t kMaxClientIdBytes = 65535;
+constexpr int kMaxKeepAliveSeconds = 65535;
+
+Result<std::unique_ptr<formats::PayloadParser>> make_parser(const ParserFactory& parsers,
+                                                            const std::string& format) {
+  if (!parsers) {
+    return failed_precondition("payload format '" + format +
+                               "' is not available: no payload parsers are built into this "
+                               "binary yet");
+  }
+  return parsers(format);
+}
+
+}  // namespace
+
+std::string MqttSettings::summary() const {
+  const MqttOptions& o = options_;
+  std::string s = fmt::format("{}://{}:{}", o.tls ? "mqtts" : "mqtt", o.host, o.port);
+  s += o.protocol == 5 ? ", MQTT 5" : ", MQTT 3.1.1";
+  if (!o.username.empty()) s += fmt::format(", user '{}'", o.username);
+  if (o.tls && o.insecure_skip_verify) s += ", certificate NOT verified";
+  s += o.clean_session ? ", clean session" : ", persistent session";
+  for (const MqttSubscription& sub : o.subscriptions) {
+    s += fmt::format(", '{}' qos {} as {}", sub.filter, sub.qos, sub.format);
+  }
+  if (!o.units_api.url.empty()) {
+    s += fmt::format(", tag units from {}", o.units_api.url);
+    if (o.units_api.insecure_skip_verify) s += " (certificate NOT verified)";
+  }
+  return s;
+}
+
+Result<std::unique_ptr<runtime::Source>> MqttSettings::create(const std::string& name) const {
+  return std::unique_ptr<runtime::Source>(std::make_unique<MqttSource>(name, options_, parsers_));
+}
+
+std::vector<MqttSubscription> parse_mqtt_subscriptions(runtime::ConfigTable& t,
+                                                       const ParserFactory& parsers) {
+  if (t.has("topic") == t.has("topics")) {
+    t.error(t.has("topic") ? "topics" : "topic",
+            t.has("topic") ? "give either topic or topics, not both"
+                           : "missing; say which topic filter to subscribe to, e.g. topic = "
+                             "\"plant/#\" or topics = [\"plant/+/temp\", \"plant/+/level\"]");
+  }
+  const auto valid_filter = [](const std::string& f) { return check_topic_filter(f).empty(); };
+  constexpr std::string_view kExpected =
+      "a topic filter: not empty, '+' alone in its level, '#' alone in the last level, e.g. "
+      "\"plant/+/temperature\" or \"plant/#\"";
+  std::vector<std::string> filters;
+  if (t.has("topics")) {
+    filters = t.strings("topics", {}, kExpected, valid_filter);
+    if (t.has("topics") && filters.empty())
+      t.error("topics", "an empty list subscribes to nothing");
+  } else if (t.has("topic")) {
+    std::string f = t.string("topic", "", kExpected, valid_filter);
+    if (!f.empty()) filters.push_back(std::move(f));
+  }
+  const int qos = static_cast<int>(
+      t.integer("qos", 1, "a QoS of 0, 1 or 2", [](int64_t v) { return v >= 0 && v <= 2; }));
+  const std::string format = t.string("format", "kepware", "a payload format name");
+  Result<std::unique_ptr<formats::PayloadParser>> parser = make_parser(parsers, format);
+  if (!parser.ok()) t.error("format", parser.status().message());
+
+  std::vector<MqttSubscription> out;
+  for (std::string& f : filters) out.push_back({std::move(f), qos, format});
+  return out;
+}
+
+std::shared_ptr<const runtime::SourceSettings> parse_mqtt_settings(runtime::ConfigTable& t,
+                                                                   const ParserFactory& parsers) {
+  MqttOptions o;
+  o.host = t.string("host", o.host, "a host name or IP address",
+                    [](const std::string& v) { return !v.empty() && v.size() <= 253; });
+  o.tls = t.boolean("tls", o.tls);
+  o.port = static_cast<int>(t.integer("port", o.tls ? 8883 : 1883, "a TCP port from 1 to 65535",
+                                      [](int64_t v) { return v >= 1 && v <= 65535; }));
+  o.username = t.string("username", o.username);
+  o.password = t.string("password", o.password);
+  if (!o.password.empty() && o.username.empty()) {
+    t.error("password", "a password without a username; add username = \"...\"");
+  }
+  const auto file_key = [&t, &o](std::string_view key) {
+    std::string path =
+        t.string(key, "", "a file path", [](const std::string& v) { return !v.empty(); });
+    if (!path.empty() && !o.tls) {
+      t.error(key, "set but tls is false; add tls = true or remove it");
+    }
+    return path;
+  };
+  o.ca_file = file_key("ca_file");
+  o.cert_file = file_key("cert_file");
+  o.key_file = file_key("key_file");
+  if (o.cert_file.empty() != o.key_file.empty()) {
+    t.error(o.cert_file.empty() ? "key_file" : "cert_file",
+            "a client certificate needs both cert_file and key_file");
+  }
+  o.insecure_skip_verify = t.boolean("insecure_skip_verify", o.insecure_skip_verify);
+  if (o.insecure_skip_verify && !o.tls) {
+    t.error("insecure_skip_verify", "set but tls is false; add tls = true or remove it");
+  }
+  o.client_id =
+      t.string("client_id", o.client_id, "a client identifier of 1 to 65535 bytes",
+               [](const std::string& v) { return !v.empty() && v.size() <= kMaxClientIdBytes; });
+  o.clean_session = t.boolean("clean_session", o.clean_session);
+  o.protocol = t.choice("protocol", 0, {"3.1.1", "5"}) == 1 ? 5 : 4;
+  o.keep_alive_s = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(
+          t.duration("keep_alive", std::chrono::seconds(o.keep_alive_s),
+                     "a keep-alive interval of whole seconds from 1s to 65535s, e.g. \"30s\"",
+                     [](std::chrono::nanoseconds d) {
+                       return d >= std::chrono::seconds(1) &&
+                              d <= std::chrono::seconds(kMaxKeepAliveSeconds) &&
+                              d % std::chrono::seconds(1) == std::chrono::nanoseconds{0};
+                     }))
+          .count());
+
+  o.units_api.url = t.string(
+      "units_api_url", "",
+      "the Kepware Configuration API's base URL, e.g. \"https://kepware:57512\"",
+      [](const std::string& v) { return v.starts_with("http://") || v.starts_with("https://"); });
+  o.units_api.username = t.string("units_api_username", "");
+  o.units_api.password = t.string("units_api_password", "");
+  o.units_api.insecure_skip_verify = t.boolean("units_api_insecure_skip_verify", false);
+  o.units_api.refresh = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.duration("units_refresh", std::chrono::hours(1), "a duration from 1s to 7d, e.g. \"1h\"",
+                 [](std::chrono::nanoseconds d) {
+                   return d >= std::chrono::seconds(1) && d <= std::chrono::hours(7 * 24);
+                 }));
+  for (const std::string_view key : {"units_api_username", "units_api_password",
+                                     "units_api_insecure_skip_verify", "units_refresh"}) {
+    if (t.has(key) && o.units_api.url.empty()) {
+      t.error(key, "set but units_api_url is not; add units_api_url = \"https://kepware:57512\"");
+    }
+  }
+  if (!o.units_api.password.empty() && o.units_api.username.empty()) {
+    t.error("units_api_password", "a password without a user; add units_api_username = \"...\"");
+  }
+
+  if (t.has("subscriptions")) {
+    // ConfigTable cannot read arrays of tables yet; say so instead of "unknown key".
+    t.error("subscriptions",
+            "[[sources.subscriptions]] tables are not supported yet; give topic (or topics), "
+            "qos and format in the source's table, and one source per format or QoS");
+  }
+  o.subscriptions = parse_mqtt_subscriptions(t, parsers);
+  return std::make_shared<const MqttSettings>(std::move(o), parsers);
+}
+
+void register_mqtt(runtime::SourceTypes& types, ParserFactory parsers) {
+  types.add({"mqtt", [parsers = std::move(parsers)](runtime::ConfigTable& t) {
+               return parse_mqtt_settings(t, parsers);
+             }});
+}
+
+}  // namespace sluice::sources
