@@ -13,7 +13,9 @@
 //      clean session, store sync "interval" 10 ms), timed until every sample is durable (the
 //      store's readable end of the source's stream). CPU (getrusage of that child during the
 //      run) and peak RSS (ru_maxrss via wait4) cover Sluice only.
-// Both are timed from the first publish to the last message (b) or durable sample (a).
+//  (c) Node-RED, the flow many plants run today (`mqtt in` qos 1 -> `file`), driven by
+//      bench/node_red.cpp, lines counted like (b).
+// All are timed from the first publish to the last message (b, c) or durable sample (a).
 // Targets are printed, never asserted: a missed target is a figure, not a failure.
 //
 //   ninja -C build mqtt_e2e && build/bench/mqtt_e2e [--messages N] [--quick]
@@ -47,6 +49,7 @@
 #include <vector>
 
 #include "cli/builtin_sources.h"
+#include "node_red.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
 
@@ -61,6 +64,7 @@ constexpr int kDefaultMessages = 20'000;
 constexpr int kQuickMessages = 2'000;
 constexpr size_t kWindow = 100;  // publisher's bound on messages in flight
 constexpr double kTargetRatio = 0.8;
+constexpr double kTargetNodeRedRatio = 10.0;  // Sluice / Node-RED samples/s
 constexpr double kTargetRssMiB = 64.0;
 constexpr auto kTimeout = std::chrono::seconds(300);
 constexpr const char* kMosquitto = "/usr/sbin/mosquitto";
@@ -513,11 +517,25 @@ int run(int argc, char** argv) {
 
   SubResult sub;
   SluiceResult slu;
+  NodeRedResult nr;
   if (!port_accepts(port)) {
-    sub.error = slu.error = "mosquitto did not start";
+    sub.error = slu.error = nr.error = "mosquitto did not start";
   } else {
     sub = run_mosquitto_sub(work, port, messages, sh);
     slu = run_sluice(work, port, messages, sh);
+    // (c) Node-RED (bench/node_red.cpp), same broker, same load.
+    NodeRedOptions nro{.install_dir = SLUICE_NODE_RED_DIR, .work_dir = work, .broker_port = port,
+                       .topic_filter = "bench/#", .probe_topic = "bench/probe",
+                       .messages = static_cast<uint64_t>(messages), .timeout = kTimeout};
+    nr = run_node_red(nro, [&] {
+      sh->first_publish_ns = 0;
+      sh->last_publish_ns = 0;
+      sh->publisher_error = 0;
+      const pid_t pub = fork_publisher(port, messages, sh);
+      waitpid(pub, nullptr, 0);
+      return LoadTimes{.ok = sh->publisher_error == 0, .first_publish_ns = sh->first_publish_ns,
+                       .last_publish_ns = sh->last_publish_ns};
+    });
   }
   stop_process(broker);
   const std::string load_after = load_average();
@@ -549,7 +567,13 @@ int run(int argc, char** argv) {
   std::printf(
       "- Sluice: runtime::Runtime in a child process, mqtt source (kepware, qos 1, clean "
       "session), store sync interval 10 ms; timed to the last sample durable\n");
-  std::printf("- Node-RED: not installed on this machine, not measured\n\n");
+  if (nr.ok) {
+    std::printf("- Node-RED: %s, flow `mqtt in` (qos 1, utf8 string) -> `file` (append, one line "
+                "per message), own process on 127.0.0.1; timed to the last line in the file\n\n",
+                nr.version.c_str());
+  } else {
+    std::printf("- Node-RED: not measured (%s)\n\n", nr.error.c_str());
+  }
 
   std::printf("| Figure | Target | Measured | Verdict |\n|---|---|---|---|\n");
   if (sub.ok && slu.ok) {
@@ -558,6 +582,14 @@ int run(int argc, char** argv) {
   } else {
     std::printf("| Sluice / mosquitto_sub samples/s | >= %.1f | not measured | - |\n",
                 kTargetRatio);
+  }
+  const double nr_rate = nr.ok ? samples / nr.seconds : 0;
+  if (slu.ok && nr.ok) {
+    std::printf("| Sluice / Node-RED samples/s | >= %.0f | %.1f | %s |\n", kTargetNodeRedRatio,
+                slu_rate / nr_rate, slu_rate / nr_rate >= kTargetNodeRedRatio ? "met" : "missed");
+  } else {
+    std::printf("| Sluice / Node-RED samples/s | >= %.0f | not measured | - |\n",
+                kTargetNodeRedRatio);
   }
   if (slu.ok) {
     std::printf("| Peak RSS of the Sluice process | < %.0f MiB | %.1f MiB | %s |\n", kTargetRssMiB,
@@ -577,6 +609,19 @@ int run(int argc, char** argv) {
                 fmt_int(messages / slu.seconds).c_str(), slu.seconds, slu.publish_seconds);
   } else {
     std::printf("| (a) Sluice | failed: %s | | | |\n", slu.error.c_str());
+  }
+  if (nr.ok) {
+    std::printf("| (c) Node-RED mqtt in -> file | %s | %s | %.3f s | %.3f s |\n",
+                fmt_int(nr_rate).c_str(), fmt_int(messages / nr.seconds).c_str(), nr.seconds,
+                nr.publish_seconds);
+  } else {
+    std::printf("| (c) Node-RED | failed: %s | | | |\n", nr.error.c_str());
+  }
+  if (nr.ok) {
+    std::printf("\n| Node-RED process | |\n|---|---|\n");
+    std::printf("| CPU during the run (subscribed to last line) | %.3f s = %.3f cores |\n",
+                nr.cpu_s, nr.cpu_s / nr.seconds);
+    std::printf("| peak RSS (VmHWM) | %.1f MiB |\n", nr.rss_mib);
   }
   if (slu.ok) {
     std::printf("\n| Sluice process | |\n|---|---|\n");

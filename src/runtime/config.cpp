@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -104,6 +106,23 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
   for (const auto& item : items) {
     if (!out.empty()) out += separator;
     out += item;
+  }
+  return out;
+}
+
+// How a table's header is written in the file: "sources[1].subscriptions" is
+// [[sources.subscriptions]] (the indices are not written).
+std::string header_of(std::string_view path) {
+  std::string out;
+  bool in_index = false;
+  for (const char c : path) {
+    if (c == '[') {
+      in_index = true;
+    } else if (c == ']') {
+      in_index = false;
+    } else if (!in_index) {
+      out += c;
+    }
   }
   return out;
 }
@@ -242,6 +261,15 @@ class TomlTable final : public ConfigTable {
     return bad(key, *node, expected, fallback);
   }
 
+  std::optional<Tables> tables(std::string_view key) override {
+    auto it = children_.find(key);
+    if (it == children_.end()) it = children_.emplace(std::string(key), read_tables(key)).first;
+    if (!it->second) return std::nullopt;
+    Tables out;
+    for (const std::unique_ptr<TomlTable>& child : *it->second) out.emplace_back(*child);
+    return out;
+  }
+
   void error(std::string_view key, std::string message) override {
     known_.emplace(key);
     const toml::node* node = table_.get(key);
@@ -301,6 +329,10 @@ class TomlTable final : public ConfigTable {
           key.source().begin.line != 0 ? key.source() : node.source();
       errors_.add(where, full_key(key.str()), std::move(message));
     }
+    for (auto& [key, children] : children_) {
+      if (!children) continue;
+      for (const std::unique_ptr<TomlTable>& child : *children) child->report_unknown_keys();
+    }
   }
 
   std::string full_key(std::string_view key) const {
@@ -314,6 +346,38 @@ class TomlTable final : public ConfigTable {
     return table_.get(key);
   }
 
+  using Children = std::vector<std::unique_ptr<TomlTable>>;
+
+  // The elements of the array of tables `key` as child tables; nullopt if absent or not an
+  // array of tables (then an error is recorded for the value or for each bad element).
+  std::optional<Children> read_tables(std::string_view key) {
+    const toml::node* node = get(key);
+    if (node == nullptr) return std::nullopt;
+    const std::string written = "[[" + header_of(full_key(key)) + "]]";
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      errors_.add(node->source(), full_key(key),
+                  "expected an array of tables written " + written + ", got " + show(*node));
+      return std::nullopt;
+    }
+    Children children;
+    bool all_tables = true;
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = (*array)[i];
+      const std::string path = full_key(key) + "[" + std::to_string(i) + "]";
+      const toml::table* table = element.as_table();
+      if (table == nullptr) {
+        errors_.add(element.source(), path,
+                    "expected a table written " + written + ", got " + show(element));
+        all_tables = false;
+        continue;
+      }
+      children.push_back(std::make_unique<TomlTable>(*table, path, errors_));
+    }
+    if (!all_tables) return std::nullopt;
+    return children;
+  }
+
   template <typename T>
   T bad(std::string_view key, const toml::node& node, std::string_view expected, T fallback) {
     errors_.add(node.source(), full_key(key),
@@ -325,6 +389,8 @@ class TomlTable final : public ConfigTable {
   std::string path_;
   ErrorList& errors_;
   std::set<std::string, std::less<>> known_;
+  // Arrays of tables read with tables(), by key; nullopt where the key was absent or bad.
+  std::map<std::string, std::optional<Children>, std::less<>> children_;
 };
 
 std::filesystem::path base_dir_of(std::string_view file_name) {

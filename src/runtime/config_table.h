@@ -3,13 +3,15 @@
 // value's type and range and, when it is wrong, records an error that names the file, line,
 // column and key ("expected <what>, got <value>") and returns the fallback, so that the parser
 // goes on and every error of the file is reported at once. Keys that no getter asked for are
-// reported as unknown when the table is done, so a typo never passes silently.
+// reported as unknown when the table is done, so a typo never passes silently. Arrays of tables
+// inside a table ([[sources.subscriptions]]) are read as child ConfigTables, checked the same way.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +60,18 @@ class ConfigTable {
   // One of `choices` (exact, case-sensitive); returns its index, or `fallback`.
   virtual size_t choice(std::string_view key, size_t fallback,
                         std::initializer_list<std::string_view> choices) = 0;
+
+  // The array of tables `key`, written [[<this table's header>.<key>]] (e.g.
+  // [[sources.subscriptions]]) or key = [{...}, ...]: one ConfigTable per element, in file
+  // order. An element's path is "<path>.<key>[i]" (i from 0), so its errors name the whole key,
+  // e.g. "sources[1].subscriptions[2].qos", at the element's line. Its keys that no getter asked
+  // for are reported as unknown together with this table's. The children belong to this table
+  // and live as long as it does; asking again for the same key gives the same children.
+  // Returns nullopt when the key is absent, or when it is not an array of tables (an error is
+  // then recorded: at the value, or at each element that is not a table); an empty array gives
+  // an empty list.
+  using Tables = std::vector<std::reference_wrapper<ConfigTable>>;
+  virtual std::optional<Tables> tables(std::string_view key) = 0;
 
   // Records an error about `key`, located at its value (or at the table if it is absent).
   // `message` is the whole text after "key '<path>.<key>': ".

@@ -33,6 +33,13 @@ class ServiceSlot {
     std::lock_guard lock(instance_mu_);
     instance_ = std::move(instance);
   }
+  // Calls f(instance) (null if there is none) with the instance held, so that a restart cannot
+  // replace it meanwhile: for other threads (status, trigger). f must not block.
+  template <typename F>
+  auto with_instance(F&& f) const {
+    std::lock_guard lock(instance_mu_);
+    return f(static_cast<ServiceT*>(instance_.get()));
+  }
   // Interrupts the running instance's blocking calls (Service::stop). Any thread.
   void stop_instance() {
     std::lock_guard lock(instance_mu_);
@@ -118,7 +125,8 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
       : ServiceSlot(clock, std::move(config)), store_(store), series_(series) {}
 
   // ---- SourceContext ----------------------------------------------------------------------
-  Result<store::AppendResult> ingest(Batch&& batch) override {
+  using SourceContext::ingest;
+  Result<store::AppendResult> ingest(Batch&& batch, store::AppendOptions options) override {
     std::shared_lock lock(accept_mu_);
     if (!accepting_) {
       return failed_precondition("source '" + config_.name +
@@ -126,7 +134,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     }
     const size_t n = batch.size();
     if (n == 0) return store::AppendResult{};
-    Result<store::AppendResult> r = store_.append(config_.name, batch);
+    Result<store::AppendResult> r = store_.append(config_.name, batch, options);
     if (!r.ok()) {
       failed_ingests_.fetch_add(1, std::memory_order_relaxed);
       return r;
@@ -138,6 +146,12 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
       batches_.fetch_add(1, std::memory_order_relaxed);
     }
     return r;
+  }
+  uint64_t wait_durable(uint64_t end_seq, std::chrono::milliseconds timeout) override {
+    // A stop does not end the wait: a source that stops waits for its last data to be durable
+    // before it acknowledges it. The store wakes waiters when it closes.
+    if (end_seq == 0) return 0;
+    return store_.wait_readable(config_.name, end_seq - 1, timeout);
   }
   Status update_series(const std::vector<SeriesMeta>& meta) override {
     return series_.update(meta, config_.name);
@@ -275,6 +289,8 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
     st.delivered = delivered_.load(std::memory_order_relaxed);
     st.backlog = backlog();
     st.restarts = restarts_.load(std::memory_order_relaxed);
+    st.details =
+        with_instance([](const Sink* sink) { return sink ? sink->details() : SinkDetails{}; });
     return st;
   }
 
@@ -500,14 +516,23 @@ std::vector<SinkStatus> Runtime::sinks() const {
 Status Runtime::trigger_sink(std::string_view name) {
   for (auto& slot : sink_slots_) {
     if (slot->name() != name) continue;
-    Sink* sink = slot->instance();
-    if (sink == nullptr)
-      return failed_precondition("sink '" + std::string(name) + "' is not running");
-    SLUICE_RETURN_IF_ERROR(sink->trigger());
+    const Mode mode = slot->mode_and_health().first;
+    if (mode != Mode::kRunning) {
+      return failed_precondition("sink '" + std::string(name) + "' is not running (mode " +
+                                 mode_name(mode) + "); nothing was delivered");
+    }
+    SLUICE_RETURN_IF_ERROR(slot->with_instance([&](Sink* sink) {
+      return sink != nullptr ? sink->trigger()
+                             : failed_precondition("sink '" + std::string(name) +
+                                                   "' is not running (it could not be created)");
+    }));
     slot->wake();
     return Status::ok_status();
   }
-  return not_found("no sink named '" + std::string(name) + "'");
+  std::string names;
+  for (const auto& slot : sink_slots_) names += (names.empty() ? "" : ", ") + slot->name();
+  return not_found("no sink named '" + std::string(name) + "'; the sinks are " +
+                   (names.empty() ? std::string("(none)") : names));
 }
 
 void Runtime::run_status_logger(const std::stop_token& stop) {
@@ -563,6 +588,39 @@ std::vector<SourceStatus> Runtime::sources() const {
   return out;
 }
 
+namespace {
+
+constexpr size_t kMaxStatusValueChars = 120;  // a long last_error is cut in the status line
+
+// "; sink lake WARNING: <reason>" for a sink that is not healthy, and
+// "; sink lake: files_pending=1 files_uploaded=3 last_error="..."" for one with details (the
+// empty ones left out, values with spaces quoted, long ones cut).
+std::string sink_summary(const std::vector<SinkStatus>& sinks) {
+  std::string out;
+  for (const SinkStatus& s : sinks) {
+    if (s.health.state == HealthState::kWarning || s.health.state == HealthState::kCritical) {
+      out += fmt::format("; sink {} {}: {}", s.name, health_state_name(s.health.state),
+                         s.health.reason);
+    }
+    std::string details;
+    for (const SinkDetail& d : s.details) {
+      if (d.value.empty()) continue;
+      std::string value = d.value;
+      if (value.size() > kMaxStatusValueChars) {
+        value.resize(kMaxStatusValueChars);
+        value += "...";
+      }
+      const bool quote = value.find_first_of(" \t\"") != std::string::npos;
+      details += quote ? fmt::format(" {}=\"{}\"", d.name, value)
+                       : fmt::format(" {}={}", d.name, value);
+    }
+    if (!details.empty()) out += fmt::format("; sink {}:{}", s.name, details);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Runtime::status_line() {
   uint64_t samples = 0;
   uint64_t failed = 0;
@@ -607,7 +665,7 @@ std::string Runtime::status_line() {
   }
   line += fmt::format("; dropped {}", dropped);
   if (failed > 0) line += fmt::format(", failed appends {}", failed);
-  return line + per_source;
+  return line + per_source + sink_summary(sinks());
 }
 
 }  // namespace sluice::runtime

@@ -32,6 +32,7 @@
 #include "runtime/config.h"
 #include "runtime/series_registry.h"
 #include "runtime/service.h"
+#include "runtime/sink.h"
 #include "store/store.h"
 
 namespace sluice::runtime {
@@ -65,6 +66,10 @@ struct SinkStatus {
   uint64_t delivered = 0;  // samples committed since start
   uint64_t backlog = 0;    // readable but not yet delivered
   uint64_t restarts = 0;
+  // The sink's own details (Sink::details()), e.g. the files sink's files_pending,
+  // files_uploaded, files_failed, last_upload, last_error; empty if it has none or could not
+  // be created.
+  SinkDetails details;
 };
 
 class Runtime {
@@ -91,7 +96,8 @@ class Runtime {
   static std::chrono::nanoseconds restart_delay(int failures, std::chrono::nanoseconds ran);
   // An operator's "deliver now" for a sink (the files sink's manual upload).
   Status trigger_sink(std::string_view name);
-  // One line: samples/s in since the previous call, store size, bytes per sample, drops.
+  // One line: samples/s in since the previous call, store size, bytes per sample, drops, any
+  // service that is not healthy, and each sink's details in a compact form.
   std::string status_line();
   store::Store& store() { return *store_; }
   SeriesRegistry& series() { return *series_; }

@@ -5,6 +5,7 @@
 // Kepware connector. Sinks (north services) will get the same vocabulary.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -49,7 +50,17 @@ class SourceContext {
   // outcome kDropped means the store was full under drop_newest: the batch was counted as
   // dropped, not kept. This is the one entry point of data into Sluice: later, the service's
   // filter chain and the rules tap are inserted here, invisible to sources.
-  virtual Result<store::AppendResult> ingest(Batch&& batch) = 0;
+  virtual Result<store::AppendResult> ingest(Batch&& batch) { return ingest(std::move(batch), {}); }
+  // The same, with the store's append options: with wait_durable = false it returns once the
+  // batch is written (AppendResult::durability kWritten) and the source learns when it is
+  // durable from wait_durable(end_seq). A source that acknowledges many messages in flight
+  // (MQTT QoS 1/2) ingests this way, so that one fsync covers all of them.
+  virtual Result<store::AppendResult> ingest(Batch&& batch, store::AppendOptions options) = 0;
+
+  // Waits until every sample below `end_seq` (an AppendResult::end_seq) of this source's stream
+  // is durable, or `timeout` passed, or a stop was requested; returns the durable end (samples
+  // below it are durable), so the caller compares it with end_seq.
+  virtual uint64_t wait_durable(uint64_t end_seq, std::chrono::milliseconds timeout) = 0;
 
   // Metadata the source learned about its series (units from SenML, labels from OpenMetrics,
   // units from the KEPServerEX Configuration API). Kept in the state database; only changes

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/sample.h"
@@ -57,6 +58,19 @@ class SinkContext {
   virtual void wake() = 0;
 };
 
+// One line of a sink's detail page (the data platforms' connector page: "files pending 1,
+// uploaded 42, last error ..."): a stable snake_case name and its value as text. Counters are
+// decimal integers, times ISO-8601 UTC, and an empty value means "none yet". The runtime copies
+// them into SinkStatus so that the status line and the REST API show any sink's details without
+// knowing its type.
+struct SinkDetail {
+  std::string name;
+  std::string value;
+
+  bool operator==(const SinkDetail&) const = default;
+};
+using SinkDetails = std::vector<SinkDetail>;
+
 // A north service. Created from its config by its SinkType (runtime/source_types.h) and run by
 // the Runtime on a thread of its own.
 class Sink : public Service {
@@ -67,6 +81,10 @@ class Sink : public Service {
   // the next start: it is still in the store); or returns why it cannot go on, which the
   // runtime logs, shows as CRITICAL and answers by starting a new instance after a back-off.
   virtual Status start(SinkContext& ctx) = 0;
+
+  // The sink's own counters and last events, in the order a person should read them. Called from
+  // any thread, while start() runs or not; must not block on delivery. Default: none.
+  virtual SinkDetails details() const { return {}; }
 
   // An operator's "deliver now" (the files sink's manual upload). Default: not supported.
   virtual Status trigger() {

@@ -1,4 +1,5 @@
-// The state database on SQLite: schema, upserts and lookups of series metadata.
+// The state database on SQLite: schema, upserts and lookups of series metadata and of the
+// services changed at run time.
 #include "runtime/state_db.h"
 
 #include <sqlite3.h>
@@ -8,7 +9,9 @@
 namespace sluice::runtime {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: the services table. Every change so far is an added table (CREATE TABLE IF NOT EXISTS), so
+// an older database is brought up to date by opening it.
+constexpr int kSchemaVersion = 2;
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -23,6 +26,7 @@ class Stmt {
     sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
   }
   void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
   std::string text(int col) {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, col));
@@ -56,7 +60,32 @@ SeriesMeta row_to_meta(Stmt& s) {
   return m;
 }
 
+constexpr const char* kServiceColumns =
+    "kind, name, type, enabled, settings, origin, updated_at, seed_hash, deleted";
+
+ServiceRow row_to_service(Stmt& s) {
+  ServiceRow r;
+  r.kind = s.text(0) == "sink" ? ServiceKind::kSink : ServiceKind::kSource;
+  r.name = s.text(1);
+  r.type = s.text(2);
+  r.enabled = s.integer(3) != 0;
+  r.settings = s.text(4);
+  r.origin = s.text(5) == "api" ? ServiceOrigin::kApi : ServiceOrigin::kConfig;
+  r.updated_at = s.text(6);
+  r.seed_hash = s.text(7);
+  r.deleted = s.integer(8) != 0;
+  return r;
+}
+
 }  // namespace
+
+const char* service_kind_name(ServiceKind kind) {
+  return kind == ServiceKind::kSink ? "sink" : "source";
+}
+
+const char* service_origin_name(ServiceOrigin origin) {
+  return origin == ServiceOrigin::kApi ? "api" : "config";
+}
 
 Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
   sqlite3* db = nullptr;
@@ -78,10 +107,18 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
                 "  name TEXT PRIMARY KEY, unit TEXT NOT NULL DEFAULT '',"
                 "  description TEXT NOT NULL DEFAULT '', type INTEGER NOT NULL DEFAULT 0,"
                 "  labels TEXT NOT NULL DEFAULT '{}', source TEXT NOT NULL DEFAULT '',"
-                "  updated_ns INTEGER NOT NULL DEFAULT 0);"));
+                "  updated_ns INTEGER NOT NULL DEFAULT 0);"
+                "CREATE TABLE IF NOT EXISTS services ("
+                "  kind TEXT NOT NULL CHECK (kind IN ('source', 'sink')),"
+                "  name TEXT NOT NULL, type TEXT NOT NULL,"
+                "  enabled INTEGER NOT NULL DEFAULT 1, settings TEXT NOT NULL,"
+                "  origin TEXT NOT NULL CHECK (origin IN ('config', 'api')),"
+                "  updated_at TEXT NOT NULL, seed_hash TEXT NOT NULL DEFAULT '',"
+                "  deleted INTEGER NOT NULL DEFAULT 0,"
+                "  PRIMARY KEY (kind, name));"));
   {
     std::lock_guard lock(out->mu_);
-    Stmt s(db, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)");
+    Stmt s(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
     if (!s.ok()) return sqlite_error(db, "state database schema");
     s.bind(1, std::to_string(kSchemaVersion));
     if (sqlite3_step(s.get()) != SQLITE_DONE) return sqlite_error(db, "state database schema");
@@ -153,6 +190,71 @@ Result<std::vector<SeriesMeta>> StateDb::all_series() const {
   std::vector<SeriesMeta> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(row_to_meta(s));
   return out;
+}
+
+Status StateDb::put_service(const ServiceRow& row) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("INSERT OR REPLACE INTO services(") + kServiceColumns +
+              ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+                 .c_str());
+  if (!s.ok()) return sqlite_error(db_, "state database: store service");
+  s.bind(1, std::string_view(service_kind_name(row.kind)));
+  s.bind(2, row.name);
+  s.bind(3, row.type);
+  s.bind(4, int64_t{row.enabled ? 1 : 0});
+  s.bind(5, row.settings);
+  s.bind(6, std::string_view(service_origin_name(row.origin)));
+  s.bind(7, row.updated_at);
+  s.bind(8, row.seed_hash);
+  s.bind(9, int64_t{row.deleted ? 1 : 0});
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return sqlite_error(db_, std::string("state database: store ") + service_kind_name(row.kind) +
+                                 " '" + row.name + "'");
+  }
+  return Status::ok_status();
+}
+
+Result<std::optional<ServiceRow>> StateDb::service(ServiceKind kind, std::string_view name) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kServiceColumns +
+               " FROM services WHERE kind = ?1 AND name = ?2")
+                  .c_str());
+  if (!s.ok()) return sqlite_error(db_, "state database: read service");
+  s.bind(1, std::string_view(service_kind_name(kind)));
+  s.bind(2, name);
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<ServiceRow>();
+  if (rc != SQLITE_ROW) {
+    return sqlite_error(db_, std::string("state database: read ") + service_kind_name(kind) +
+                                 " '" + std::string(name) + "'");
+  }
+  return std::optional<ServiceRow>(row_to_service(s));
+}
+
+Result<std::vector<ServiceRow>> StateDb::services() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kServiceColumns +
+               " FROM services ORDER BY kind = 'sink', name")
+                  .c_str());
+  if (!s.ok()) return sqlite_error(db_, "state database: list services");
+  std::vector<ServiceRow> out;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(row_to_service(s));
+  if (rc != SQLITE_DONE) return sqlite_error(db_, "state database: list services");
+  return out;
+}
+
+Status StateDb::erase_service(ServiceKind kind, std::string_view name) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM services WHERE kind = ?1 AND name = ?2");
+  if (!s.ok()) return sqlite_error(db_, "state database: forget service");
+  s.bind(1, std::string_view(service_kind_name(kind)));
+  s.bind(2, name);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return sqlite_error(db_, std::string("state database: forget ") + service_kind_name(kind) +
+                                 " '" + std::string(name) + "'");
+  }
+  return Status::ok_status();
 }
 
 }  // namespace sluice::runtime

@@ -5,6 +5,28 @@
 // OpenMetrics) is kept here and survives restarts. Sink cursors are NOT here: they live with the
 // data in the store (docs/store-format.md).
 //
+// Services changed at run time (the `services` table). The config file gives the initial
+// pipeline; the REST API changes it while Sluice runs, and those changes must survive a restart
+// without the file bringing back what an operator changed. One row per service:
+//
+//   services(kind 'source'|'sink', name, type, enabled, settings, origin 'config'|'api',
+//            updated_at, seed_hash, deleted), primary key (kind, name)
+//
+// - settings: the TOML text of the service's table (name, type, enabled and its own keys) —
+//   exactly what the config parser reads, so a stored service is built by the same code as one
+//   in the file (runtime/config_text.h).
+// - origin 'config': the row mirrors the file. Runtime::open seeds every table of the file that
+//   has no row, and updates a 'config' row whose file table changed (seed_hash differs).
+// - origin 'api': changed (or added) through the API. Its stored settings are used; a later
+//   change of the file's table for it is not applied (logged once, at info, with the time of the
+//   API change).
+// - seed_hash: a hash of the file's table text when it was last seeded (or last seen, for an
+//   'api' row); "" for a service that was added through the API.
+// - deleted: a tombstone of a service removed through the API, so that the file does not bring
+//   it back at the next start. Adding a service of that name through the API replaces it.
+// The key is (kind, name) and not the name alone because the file allows a source and a sink of
+// the same name (names are unique among each kind).
+//
 // Thread safety: every method may be called from any thread (one connection behind a mutex).
 #pragma once
 
@@ -22,6 +44,27 @@ struct sqlite3;
 
 namespace sluice::runtime {
 
+enum class ServiceKind { kSource, kSink };
+const char* service_kind_name(ServiceKind kind);  // "source", "sink"
+
+enum class ServiceOrigin { kConfig, kApi };
+const char* service_origin_name(ServiceOrigin origin);  // "config", "api"
+
+// One row of the services table (see above).
+struct ServiceRow {
+  ServiceKind kind = ServiceKind::kSource;
+  std::string name;
+  std::string type;
+  bool enabled = true;
+  std::string settings;  // the TOML text of the service's table
+  ServiceOrigin origin = ServiceOrigin::kConfig;
+  std::string updated_at;  // ISO-8601 UTC, given by the caller (its clock)
+  std::string seed_hash;   // of the file's table when last seeded; "" if it never came from it
+  bool deleted = false;    // a tombstone: removed through the API
+
+  bool operator==(const ServiceRow&) const = default;
+};
+
 class StateDb {
  public:
   // Opens (creating) the database at `path` and brings its schema up to date.
@@ -36,6 +79,15 @@ class StateDb {
   Status upsert_series(const std::vector<SeriesMeta>& meta);
   std::optional<SeriesMeta> series(std::string_view name) const;
   Result<std::vector<SeriesMeta>> all_series() const;
+
+  // Inserts the row, or replaces the one with the same kind and name; durable on return.
+  Status put_service(const ServiceRow& row);
+  // The row of that service (tombstones included); nullopt if there is none.
+  Result<std::optional<ServiceRow>> service(ServiceKind kind, std::string_view name) const;
+  // Every row, tombstones included, sources first, each kind by name.
+  Result<std::vector<ServiceRow>> services() const;
+  // Forgets the row (a 'config' service whose table left the file). No row: ok.
+  Status erase_service(ServiceKind kind, std::string_view name);
 
  private:
   explicit StateDb(sqlite3* db) : db_(db) {}

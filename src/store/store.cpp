@@ -81,6 +81,9 @@ class Store::Impl {
                               const Batch& batch, AppendOptions options);
   Status sync_now();
   Status wait_synced(uint64_t epoch);
+  // Asks for a sync round covering `epoch` without waiting for it (every_batch; under interval
+  // the next round comes anyway).
+  void request_sync(uint64_t epoch);
   Result<AppendResult> duplicate(StreamLog& log, uint64_t first, uint64_t count,
                                  AppendOptions options);
   void sync_thread();
@@ -424,7 +427,11 @@ Result<AppendResult> Store::Impl::append(std::string_view stream, std::optional<
   if (r.outcome == AppendResult::Outcome::kDuplicate) {
     return duplicate(*log, r.first_seq, r.end_seq - r.first_seq, options);
   }
-  if (options_.sync_policy == SyncPolicy::kNever || !options.wait_durable) return r;
+  if (options_.sync_policy == SyncPolicy::kNever) return r;
+  if (!options.wait_durable) {
+    request_sync(appended->epoch);
+    return r;
+  }
   SLUICE_RETURN_IF_ERROR(wait_synced(appended->epoch));
   r.durability = Durability::kSynced;
   return r;
@@ -441,11 +448,22 @@ Result<AppendResult> Store::Impl::duplicate(StreamLog& log, uint64_t first, uint
   r.durability = Durability::kWritten;
   if (options_.sync_policy == SyncPolicy::kNever) return r;
   if (log.readable_end() < r.end_seq) {
-    if (!options.wait_durable) return r;
+    if (!options.wait_durable) {
+      request_sync(write_epoch_.load());
+      return r;
+    }
     SLUICE_RETURN_IF_ERROR(sync_now());
   }
   r.durability = Durability::kSynced;
   return r;
+}
+
+void Store::Impl::request_sync(uint64_t epoch) {
+  std::lock_guard lock(sync_mu_);
+  if (options_.sync_policy != SyncPolicy::kInterval && requested_epoch_ < epoch) {
+    requested_epoch_ = epoch;
+    sync_cv_.notify_one();
+  }
 }
 
 Status Store::Impl::wait_synced(uint64_t epoch) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "runtime/runtime.h"
 #include "sinks/files/csv.h"
 #include "sinks/files/gzip.h"
+#include "sinks/files/http_upload.h"
 
 namespace sluice {
 namespace {
@@ -30,12 +32,16 @@ using testing::eventually;
 
 namespace fs = std::filesystem;
 using runtime::Runtime;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::HttpReceiver;
 
 constexpr std::string_view kHeader = "timestamp,series,value,quality,unit";
 
-Result<runtime::Config> parse(const testing::TempDir& dir, const std::string& sink_keys) {
+constexpr std::string_view kShortInterval = "interval = \"1s\"\nallow_short_interval = true";
+
+Result<runtime::Config> parse(const testing::TempDir& dir, const std::string& sink_keys,
+                              std::string_view timing = kShortInterval) {
   const std::string text = fmt::format(R"(
 [store]
 dir = "{0}/data"
@@ -49,16 +55,16 @@ series = 7
 [[sinks]]
 name = "lake"
 type = "files"
-interval = "1s"
-allow_short_interval = true
+{2}
 {1}
 )",
-                                       dir.path(), sink_keys);
+                                       dir.path(), sink_keys, timing);
   return runtime::parse_config(text, dir.file("sluice.toml"), cli::builtin_source_types());
 }
 
-runtime::Config config_for(const testing::TempDir& dir, const std::string& sink_keys) {
-  auto c = parse(dir, sink_keys);
+runtime::Config config_for(const testing::TempDir& dir, const std::string& sink_keys,
+                           std::string_view timing = kShortInterval) {
+  auto c = parse(dir, sink_keys, timing);
   EXPECT_TRUE(c.ok()) << c.status().message();
   return *c;
 }
@@ -71,6 +77,21 @@ uint64_t delivered(Runtime& rt) {
 runtime::Health sink_health(Runtime& rt) {
   auto sinks = rt.sinks();
   return sinks.empty() ? runtime::Health{} : sinks[0].health;
+}
+
+// One of the sink's details (SinkStatus::details) by name; "(absent)" if it has none such.
+std::string detail(Runtime& rt, std::string_view name) {
+  auto sinks = rt.sinks();
+  if (sinks.empty()) return "(no sink)";
+  for (const runtime::SinkDetail& d : sinks[0].details) {
+    if (d.name == name) return d.value;
+  }
+  return "(absent)";
+}
+
+uint64_t detail_count(Runtime& rt, std::string_view name) {
+  const std::string v = detail(rt, name);
+  return v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) ? 0 : std::stoull(v);
 }
 
 // The data rows of one CSV text (CRLF lines), after checking its header.
@@ -227,6 +248,168 @@ TEST(FilesUploadTest, WrongBearerTokenIsAFailureNaming401AndNothingIsCommitted) 
   uint64_t cursor = 1;
   stored_rows(config, &cursor);
   EXPECT_EQ(cursor, 0u);
+}
+
+TEST(FilesUploadTest, DetailsShowFailedAndPendingDuringAnOutageThenUploadedAndLastUpload) {
+  testing::TempDir dir;
+  HttpReceiver receiver;
+  receiver.set_status(503);
+  const runtime::Config config = config_for(dir, fmt::format("url = \"{}\"", receiver.url()));
+  auto rt = Runtime::open(config);
+  ASSERT_TRUE(rt.ok());
+  std::vector<std::string> names;
+  for (const runtime::SinkDetail& d : (*rt)->sinks()[0].details) names.push_back(d.name);
+  EXPECT_THAT(names, ::testing::ElementsAre("files_pending", "files_uploaded", "files_delivered",
+                                            "files_failed", "rows_delivered", "last_upload",
+                                            "last_error"));
+  EXPECT_EQ(detail(**rt, "files_failed"), "0");
+  EXPECT_EQ(detail(**rt, "last_upload"), "");
+  ASSERT_TRUE((*rt)->start().ok());
+  // The outage: attempts fail, the one file made waits (pending), nothing is uploaded.
+  ASSERT_TRUE(eventually([&] {
+    return detail_count(**rt, "files_failed") >= 2 && detail(**rt, "files_pending") == "1";
+  }));
+  EXPECT_EQ(detail(**rt, "files_uploaded"), "0");
+  EXPECT_EQ(detail(**rt, "files_delivered"), "0");
+  EXPECT_EQ(detail(**rt, "last_upload"), "");
+  EXPECT_THAT(detail(**rt, "last_error"), HasSubstr("HTTP 503"));
+  const std::string line = (*rt)->status_line();
+  EXPECT_THAT(line, HasSubstr("sink lake:"));
+  EXPECT_THAT(line, HasSubstr("files_pending=1"));
+  EXPECT_THAT(line, HasSubstr("files_uploaded=0"));
+  EXPECT_THAT(line, ::testing::Not(HasSubstr("last_upload=")));
+
+  // The server is back: the waiting file and the next ones are uploaded, nothing is pending.
+  receiver.set_status(200);
+  ASSERT_TRUE(eventually([&] {
+    return detail_count(**rt, "files_uploaded") >= 2 && detail(**rt, "files_pending") == "0";
+  }));
+  const std::string last_upload = detail(**rt, "last_upload");
+  EXPECT_THAT(last_upload, ::testing::MatchesRegex(
+                               "20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]+\\.[0-9]{3}Z"));
+  EXPECT_THAT(detail(**rt, "last_error"), HasSubstr("HTTP 503")) << "the last error is kept";
+  EXPECT_THAT((*rt)->status_line(), HasSubstr("last_upload=" + last_upload.substr(0, 10)));
+  ASSERT_TRUE((*rt)->stop().ok());
+  // Every uploaded file was committed, and each was answered 2xx by the receiver.
+  EXPECT_EQ(detail(**rt, "files_uploaded"), detail(**rt, "files_delivered"));
+  size_t accepted = 0;
+  accepted_rows(receiver, &accepted);
+  EXPECT_GE(accepted, detail_count(**rt, "files_uploaded"));
+  EXPECT_EQ(detail_count(**rt, "rows_delivered"), delivered(**rt));
+}
+
+TEST(FilesUploadTest, A401IsRetriedWithTheSameFileWhichArrivesOnceByteIdenticalAfterwards) {
+  testing::TempDir dir;
+  HttpReceiver receiver;
+  receiver.set_status(401);
+  const runtime::Config config = config_for(dir, fmt::format("url = \"{}\"", receiver.url()));
+  auto rt = Runtime::open(config);
+  ASSERT_TRUE(rt.ok());
+  ASSERT_TRUE((*rt)->start().ok());
+  // Refused twice: a 4xx is retried with back-off, like a 5xx, not skipped.
+  ASSERT_TRUE(eventually([&] {
+    return receiver.request_count() >= 2 &&
+           sink_health(**rt).state == runtime::HealthState::kWarning;
+  }));
+  const runtime::Health health = sink_health(**rt);
+  EXPECT_THAT(health.reason, HasSubstr("HTTP 401"));
+  EXPECT_THAT(health.reason, HasSubstr("check bearer_token or username and password"));
+  EXPECT_THAT(health.reason, HasSubstr("retrying in"));
+  EXPECT_THAT(detail(**rt, "last_error"), HasSubstr("HTTP 401"));
+  EXPECT_EQ(delivered(**rt), 0u);
+  const auto refused = receiver.requests();
+  const std::string first_name = refused[0].header("x-sluice-file");
+  ASSERT_FALSE(first_name.empty());
+  EXPECT_EQ(refused[1].header("x-sluice-file"), first_name);
+  EXPECT_EQ(refused[1].body, refused[0].body);
+
+  receiver.set_status(200);
+  auto accepted_named = [&](const std::string& name) {
+    std::vector<HttpReceiver::Request> out;
+    for (const auto& req : receiver.requests()) {
+      if (req.answered >= 200 && req.answered <= 299 && req.header("x-sluice-file") == name) {
+        out.push_back(req);
+      }
+    }
+    return out;
+  };
+  ASSERT_TRUE(eventually([&] { return !accepted_named(first_name).empty(); }));
+  ASSERT_TRUE(eventually([&] { return delivered(**rt) >= 3000; }));
+  ASSERT_TRUE((*rt)->stop().ok());
+  const auto arrived = accepted_named(first_name);
+  ASSERT_EQ(arrived.size(), 1u) << "the refused file was accepted more than once";
+  EXPECT_EQ(arrived[0].body, refused[0].body) << "the file changed between the attempts";
+  expect_exactly_once(config, accepted_rows(receiver));
+}
+
+TEST(FilesUploadTest, RefusalsNameTheStatusAndWhatToCheck) {
+  HttpReceiver receiver;
+  sinks::files::HttpUploadOptions options;
+  options.url = receiver.url();
+  sinks::files::HttpUploader uploader(options);
+  auto refusal = [&](int status) {
+    receiver.set_status(status);
+    Status st = uploader.upload("f.csv", "timestamp\r\n", false, [] { return false; });
+    EXPECT_FALSE(st.ok()) << status;
+    return st.message();
+  };
+  EXPECT_THAT(refusal(401), AllOf(HasSubstr("HTTP 401"), HasSubstr("check bearer_token")));
+  EXPECT_THAT(refusal(403), AllOf(HasSubstr("HTTP 403"), HasSubstr("username and password")));
+  EXPECT_THAT(refusal(404), AllOf(HasSubstr("HTTP 404"), HasSubstr("check the url")));
+  EXPECT_THAT(refusal(413), AllOf(HasSubstr("HTTP 413"), HasSubstr("lower max_rows_per_file")));
+  EXPECT_THAT(refusal(400), AllOf(HasSubstr("HTTP 400"), HasSubstr("check the url")));
+  EXPECT_THAT(refusal(503), AllOf(HasSubstr("HTTP 503"), HasSubstr("retried")));
+  receiver.set_status(200);
+  EXPECT_TRUE(uploader.upload("f.csv", "timestamp\r\n", false, [] { return false; }).ok());
+  EXPECT_EQ(receiver.request_count(), 7u);
+}
+
+TEST(FilesUploadTest, ManualUploadDeliversAtOnceWithoutWaitingForTheInterval) {
+  testing::TempDir dir;
+  HttpReceiver receiver;
+  const runtime::Config config =
+      config_for(dir, fmt::format("url = \"{}\"", receiver.url()), "interval = \"1h\"");
+  auto rt = Runtime::open(config);
+  ASSERT_TRUE(rt.ok());
+  ASSERT_TRUE((*rt)->start().ok());
+  ASSERT_TRUE(eventually([&] { return (*rt)->sinks()[0].backlog >= 100; }));
+  // An hour-long interval: nothing is sent on its own during this test.
+  EXPECT_EQ(receiver.request_count(), 0u);
+  EXPECT_EQ(detail(**rt, "files_uploaded"), "0");
+
+  ASSERT_TRUE((*rt)->trigger_sink("lake").ok());
+  ASSERT_TRUE(eventually([&] { return detail(**rt, "files_delivered") == "1"; }));
+  EXPECT_EQ(detail(**rt, "files_uploaded"), "1");
+  EXPECT_EQ(detail(**rt, "files_pending"), "0");
+  EXPECT_NE(detail(**rt, "last_upload"), "");
+  EXPECT_GE(delivered(**rt), 100u);
+  EXPECT_EQ(receiver.request_count(), 1u);
+  // Again: the samples that came since make a second file.
+  ASSERT_TRUE(eventually([&] { return (*rt)->sinks()[0].backlog > 0; }));
+  ASSERT_TRUE((*rt)->trigger_sink("lake").ok());
+  ASSERT_TRUE(eventually([&] { return detail(**rt, "files_delivered") == "2"; }));
+  EXPECT_EQ(receiver.request_count(), 2u);
+
+  const Status unknown = (*rt)->trigger_sink("datalake");
+  EXPECT_EQ(unknown.code(), Code::kNotFound);
+  EXPECT_THAT(unknown.message(), AllOf(HasSubstr("'datalake'"), HasSubstr("lake")));
+  ASSERT_TRUE((*rt)->stop().ok());
+  expect_exactly_once(config, accepted_rows(receiver));
+}
+
+TEST(FilesUploadTest, ManualUploadOfADisabledSinkIsRefused) {
+  testing::TempDir dir;
+  HttpReceiver receiver;
+  const runtime::Config config =
+      config_for(dir, fmt::format("url = \"{}\"\nenabled = false", receiver.url()));
+  auto rt = Runtime::open(config);
+  ASSERT_TRUE(rt.ok());
+  ASSERT_TRUE((*rt)->start().ok());
+  const Status refused = (*rt)->trigger_sink("lake");
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(refused.message(), HasSubstr("DISABLED"));
+  ASSERT_TRUE((*rt)->stop().ok());
+  EXPECT_EQ(receiver.request_count(), 0u);
 }
 
 TEST(FilesUploadTest, BasicAuthIsSentAsAnAuthorizationHeader) {

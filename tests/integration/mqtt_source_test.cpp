@@ -66,12 +66,17 @@ class StoreContext final : public runtime::SourceContext {
  public:
   StoreContext(store::Store& store, std::string stream)
       : store_(store), stream_(std::move(stream)) {}
-  Result<store::AppendResult> ingest(Batch&& batch) override {
+  using SourceContext::ingest;
+  Result<store::AppendResult> ingest(Batch&& batch, store::AppendOptions options) override {
     if (refuse_.load()) {
       refused_.fetch_add(1);
       return Status(Code::kResourceExhausted, "store full (test)");
     }
-    return store_.append(stream_, batch);
+    return store_.append(stream_, batch, options);
+  }
+  uint64_t wait_durable(uint64_t end_seq, std::chrono::milliseconds timeout) override {
+    if (end_seq == 0) return 0;
+    return store_.wait_readable(stream_, end_seq - 1, timeout);
   }
   // While true, ingest fails as a full store under `block` does after its timeout.
   void refuse(bool on) { refuse_.store(on); }

@@ -269,12 +269,14 @@ class FakeContext final : public runtime::SourceContext {
  public:
   explicit FakeContext(int64_t run_for_ns) : end_mono_(clock_.monotonic() + run_for_ns) {}
 
-  Result<store::AppendResult> ingest(Batch&& batch) override {
+  using SourceContext::ingest;
+  Result<store::AppendResult> ingest(Batch&& batch, store::AppendOptions) override {
     clock_.advance(ingest_cost_ns);
     if (fail_ingests) return Status(Code::kNoSpace, "store full");
     batches.push_back(std::move(batch));
     return store::AppendResult{};
   }
+  uint64_t wait_durable(uint64_t end_seq, std::chrono::milliseconds) override { return end_seq; }
   Clock& clock() override { return clock_; }
   bool stopping() const override { return stop_.stop_requested(); }
   std::stop_token stop_token() const override { return stop_.get_token(); }

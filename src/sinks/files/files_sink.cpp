@@ -61,6 +61,19 @@ FilesSinkCounters FilesSink::counters() const {
   return counters_;
 }
 
+runtime::SinkDetails FilesSink::details() const {
+  const FilesSinkCounters c = counters();
+  return {
+      {"files_pending", std::to_string(c.files_pending)},
+      {"files_uploaded", std::to_string(c.files_uploaded)},
+      {"files_delivered", std::to_string(c.files_delivered)},
+      {"files_failed", std::to_string(c.files_failed)},
+      {"rows_delivered", std::to_string(c.rows_delivered)},
+      {"last_upload", c.last_delivery == 0 ? std::string() : iso8601_ms(c.last_delivery)},
+      {"last_error", c.last_error},
+  };
+}
+
 Status FilesSink::deliver_available(runtime::SinkContext& ctx) {
   for (;;) {
     if (!pending_) {
@@ -107,6 +120,8 @@ Status FilesSink::deliver_available(runtime::SinkContext& ctx) {
         file.content = std::move(csv);
       }
       pending_ = std::move(file);
+      std::lock_guard lock(counters_mu_);
+      counters_.files_pending = 1;
     }
     Status st = deliver(ctx, *pending_);
     if (!st.ok()) {
@@ -122,8 +137,10 @@ Status FilesSink::deliver_available(runtime::SinkContext& ctx) {
     pending_.reset();
     {
       std::lock_guard lock(counters_mu_);
+      counters_.files_pending = 0;
       ++counters_.files_delivered;
       counters_.rows_delivered += rows;
+      counters_.last_delivery = ctx.clock().now();
     }
     spdlog::debug("sink '{}': delivered {} ({} rows)", this->name(), name, rows);
     if (rows < options_.max_rows_per_file) return Status::ok_status();
@@ -133,6 +150,10 @@ Status FilesSink::deliver_available(runtime::SinkContext& ctx) {
 Status FilesSink::start(runtime::SinkContext& ctx) {
   set_health(runtime::HealthState::kHealthy);
   pending_.reset();  // a new context reads from the cursors again
+  {
+    std::lock_guard lock(counters_mu_);
+    counters_.files_pending = 0;
+  }
   Clock& clock = ctx.clock();
   int64_t next = clock.monotonic() + options_.interval.count();
   int failures = 0;

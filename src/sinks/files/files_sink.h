@@ -31,13 +31,17 @@ struct FilesSinkOptions {
   Env* env = nullptr;                    // null: Env::posix()
 };
 
+// What the connector page shows: "files pending / uploaded / failed, last upload, last error".
+// Counted since this sink instance started (a restart after a failure starts again from 0).
 struct FilesSinkCounters {
+  uint64_t files_pending = 0;    // made but not yet in every destination (0 or 1: retried)
   uint64_t files_delivered = 0;  // files every destination has (then the cursors moved)
   uint64_t rows_delivered = 0;
   uint64_t files_uploaded = 0;  // 2xx answers to uploads
   uint64_t files_failed = 0;    // delivery attempts that failed (each is retried)
   uint64_t uploads_failed = 0;  // of those, the ones where the upload failed
-  std::string last_error;
+  Timestamp last_delivery = 0;  // clock().now() of the last delivered file; 0: none yet
+  std::string last_error;       // of the last failed attempt; kept after a later success
 };
 
 class FilesSink final : public runtime::Sink {
@@ -48,6 +52,9 @@ class FilesSink final : public runtime::Sink {
   Status start(runtime::SinkContext& ctx) override;
   Status trigger() override;
   FilesSinkCounters counters() const;
+  // files_pending, files_uploaded, files_delivered, files_failed, rows_delivered, last_upload
+  // (ISO-8601 UTC of the last delivered file, "" if none), last_error ("" if none).
+  runtime::SinkDetails details() const override;
 
  private:
   // A file made from rows read but not yet committed; kept until every destination has it.

@@ -46,6 +46,32 @@ std::string excerpt(std::string_view body) {
 
 }  // namespace
 
+std::string http_status_hint(long status) {
+  switch (status) {
+    case 401:
+    case 403:
+      return "the server refused the credentials; check bearer_token or username and password "
+             "(and the account's rights to write there)";
+    case 404:
+      return "the server has no such place; check the url (with method = \"PUT\" the file "
+             "name is appended to it)";
+    case 405:
+      return "the server does not accept this method there; check method and the url";
+    case 408:
+    case 429:
+      return "the server is busy or slow; the upload is retried";
+    case 413:
+      return "the file is too big for the server; lower max_rows_per_file (or set gzip = true)";
+    default:
+      break;
+  }
+  if (status >= 400 && status <= 499) {
+    return "the server refused the request; check the url, method and the server's log";
+  }
+  if (status >= 500 && status <= 599) return "the server has a problem; the upload is retried";
+  return "not a 2xx answer; check the url";
+}
+
 std::string check_upload_url(std::string_view url) {
   const bool http = url.starts_with("http://") && url.size() > 7;
   const bool https = url.starts_with("https://") && url.size() > 8;
@@ -147,8 +173,11 @@ Status HttpUploader::upload(std::string_view file_name, std::string_view body, b
     return Status(code, fmt::format("upload of {} to {} failed: {}", file_name, url, why));
   }
   if (status < 200 || status > 299) {
-    return Status(Code::kUnavailable, fmt::format("upload of {} to {} answered HTTP {}: {}",
-                                                  file_name, url, status, excerpt(answer)));
+    // Every refusal, 4xx included, is retried by the sink (the server's configuration or limits
+    // may be fixed while the data waits); the hint says what to check meanwhile.
+    return Status(Code::kUnavailable,
+                  fmt::format("upload of {} to {} answered HTTP {}: {}; {}", file_name, url, status,
+                              excerpt(answer), http_status_hint(status)));
   }
   return Status::ok_status();
 }

@@ -1,7 +1,9 @@
 // HTTP(S) delivery for the `files` sink: one CSV file (plain or gzip) becomes one request to
 // the configured URL, and only a 2xx answer counts as delivered. Any other answer or a transport
 // error is a failure whose message names the URL, the status and the start of the answer's body,
-// so the sink's WARNING tells an operator what the server said. Uses libcurl's easy interface,
+// and what to check for that status (http_status_hint), so the sink's WARNING tells an
+// operator what the server said and what to do. A 4xx answer is a failure like a 5xx: the sink
+// retries it with the same back-off and never skips the file. Uses libcurl's easy interface,
 // one handle per uploader (connections are reused between files), without signals.
 #pragma once
 
@@ -25,6 +27,10 @@ struct HttpUploadOptions {
   bool insecure_skip_verify = false;
   std::chrono::nanoseconds timeout = std::chrono::seconds(60);  // whole request
 };
+
+// What an operator should check after a non-2xx answer with this status, e.g. for 401/403
+// "check bearer_token or username and password", for 413 "lower max_rows_per_file".
+std::string http_status_hint(long status);
 
 // Checks the URL's scheme: empty string if fine, else what is wrong.
 std::string check_upload_url(std::string_view url);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <optional>
+#include <string_view>
 
 #include "sources/mqtt/mqtt_source.h"
 
@@ -45,13 +47,16 @@ Result<std::unique_ptr<runtime::Source>> MqttSettings::create(const std::string&
   return std::unique_ptr<runtime::Source>(std::make_unique<MqttSource>(name, options_, parsers_));
 }
 
-std::vector<MqttSubscription> parse_mqtt_subscriptions(runtime::ConfigTable& t,
-                                                       const ParserFactory& parsers) {
+namespace {
+
+// The topic filters of one table: `topic` (one) or `topics` (a list), exactly one of them.
+// `example` is where the missing-key message says to put them.
+std::vector<std::string> parse_filters(runtime::ConfigTable& t, std::string_view example) {
   if (t.has("topic") == t.has("topics")) {
     t.error(t.has("topic") ? "topics" : "topic",
-            t.has("topic") ? "give either topic or topics, not both"
-                           : "missing; say which topic filter to subscribe to, e.g. topic = "
-                             "\"plant/#\" or topics = [\"plant/+/temp\", \"plant/+/level\"]");
+            t.has("topic")
+                ? "give either topic or topics, not both"
+                : "missing; say which topic filter to subscribe to" + std::string(example));
   }
   const auto valid_filter = [](const std::string& f) { return check_topic_filter(f).empty(); };
   constexpr std::string_view kExpected =
@@ -66,14 +71,62 @@ std::vector<MqttSubscription> parse_mqtt_subscriptions(runtime::ConfigTable& t,
     std::string f = t.string("topic", "", kExpected, valid_filter);
     if (!f.empty()) filters.push_back(std::move(f));
   }
+  return filters;
+}
+
+// The filters of one table with the qos and format they share (defaults 1 and "kepware").
+void parse_subscription_group(runtime::ConfigTable& t, const ParserFactory& parsers,
+                              std::string_view example, std::vector<MqttSubscription>* out) {
+  std::vector<std::string> filters = parse_filters(t, example);
   const int qos = static_cast<int>(
       t.integer("qos", 1, "a QoS of 0, 1 or 2", [](int64_t v) { return v >= 0 && v <= 2; }));
   const std::string format = t.string("format", "kepware", "a payload format name");
   Result<std::unique_ptr<formats::PayloadParser>> parser = make_parser(parsers, format);
   if (!parser.ok()) t.error("format", parser.status().message());
+  for (std::string& f : filters) out->push_back({std::move(f), qos, format});
+}
 
+}  // namespace
+
+std::vector<MqttSubscription> parse_mqtt_subscriptions(runtime::ConfigTable& t,
+                                                       const ParserFactory& parsers) {
   std::vector<MqttSubscription> out;
-  for (std::string& f : filters) out.push_back({std::move(f), qos, format});
+  // Read even when absent, so that a misspelt [[sources.subscription]] gets a suggestion.
+  const std::optional<runtime::ConfigTable::Tables> subscriptions = t.tables("subscriptions");
+  if (!t.has("subscriptions")) {
+    parse_subscription_group(t, parsers,
+                             ", e.g. topic = \"plant/#\" or topics = [\"plant/+/temp\", "
+                             "\"plant/+/level\"], or in [[sources.subscriptions]] tables",
+                             &out);
+    return out;
+  }
+  // [[sources.subscriptions]]: every subscription says its own topics, qos and format.
+  for (const std::string_view key : {"topic", "topics"}) {
+    if (t.has(key)) {
+      t.error(key, "give either " + std::string(key) +
+                       " or [[sources.subscriptions]] tables, not both; move " + std::string(key) +
+                       " into a [[sources.subscriptions]] table");
+    }
+  }
+  for (const std::string_view key : {"qos", "format"}) {
+    if (t.has(key)) {
+      t.error(key, "with [[sources.subscriptions]] tables each subscription has its own " +
+                       std::string(key) + "; move " + std::string(key) +
+                       " into each [[sources.subscriptions]] table that needs it");
+    }
+  }
+  if (!subscriptions) return out;  // not an array of tables: reported by tables()
+  if (subscriptions->empty()) {
+    t.error("subscriptions",
+            "an empty list subscribes to nothing; add a [[sources.subscriptions]] table with "
+            "topic = \"...\"");
+  }
+  for (runtime::ConfigTable& sub : *subscriptions) {
+    parse_subscription_group(sub, parsers,
+                             ", e.g. topic = \"plant/#\" or topics = [\"plant/+/temp\", "
+                             "\"plant/+/level\"]",
+                             &out);
+  }
   return out;
 }
 
@@ -147,12 +200,7 @@ std::shared_ptr<const runtime::SourceSettings> parse_mqtt_settings(runtime::Conf
     t.error("units_api_password", "a password without a user; add units_api_username = \"...\"");
   }
 
-  if (t.has("subscriptions")) {
-    // ConfigTable cannot read arrays of tables yet; say so instead of "unknown key".
-    t.error("subscriptions",
-            "[[sources.subscriptions]] tables are not supported yet; give topic (or topics), "
-            "qos and format in the source's table, and one source per format or QoS");
-  }
+  // topic/topics, qos and format here, or [[sources.subscriptions]] tables with their own.
   o.subscriptions = parse_mqtt_subscriptions(t, parsers);
   return std::make_shared<const MqttSettings>(std::move(o), parsers);
 }

@@ -1,15 +1,19 @@
-// The mqtt source: its config keys, the connect / subscribe / reconnect loop on the source's
-// thread, and the message path on Paho's callback thread (match → parse → ingest, blocking
-// until durable). Why the callback blocks is explained in mqtt_source.h.
+// The mqtt source: the connect / subscribe / reconnect loop, and on the same thread the message
+// path (match → parse → ingest without waiting → acknowledge once durable). Why acknowledgements
+// wait for the store is explained in mqtt_source.h.
 #include "sources/mqtt/mqtt_source.h"
 
 #include <fmt/format.h>
-#include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <thread>
+
+#include "protocols/mqtt/connection.h"
+#include "protocols/mqtt/packet.h"
 
 namespace sluice::sources {
 namespace {
@@ -19,58 +23,24 @@ using runtime::HealthState;
 constexpr int64_t kNsPerMs = 1'000'000;
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 constexpr size_t kMaxTopicFilterBytes = 65535;
-// How often the connect loop looks at the connection and the stop signal.
-constexpr int64_t kPollNs = 100 * kNsPerMs;
+// How long next() waits before the loop looks at the stop signal again.
+constexpr auto kPoll = std::chrono::milliseconds(100);
 // How long a connect or subscribe may take before it counts as failed.
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
-// How long stop waits for the DISCONNECT to be sent.
-constexpr auto kDisconnectTimeout = std::chrono::seconds(2);
+// On stop: how long to wait for the last messages to become durable (so that their
+// acknowledgements go out and the broker does not send them again), and for the DISCONNECT.
+constexpr auto kDrainTimeout = std::chrono::seconds(2);
 // Parse errors are logged at most this often (the rest are counted and summed in the next line).
 constexpr int64_t kParseLogIntervalNs = 10 * kNsPerSecond;
 // MQTT 5 session expiry with clean_session = false: the broker keeps the session this long.
 constexpr uint32_t kSessionExpirySeconds = 7 * 24 * 3600;
-constexpr int kQosFailure = 0x80;
+constexpr uint8_t kSubscribeFailure = 0x80;
+// Room for a PUBLISH's topic, packet id and properties above max_message_bytes of payload.
+constexpr size_t kPublishHeaderRoom = 70 * 1024;
 // Parse errors are counted under at most this many reasons (then "<format>: other"), each at
 // most this long, so that a stream of varied bad payloads cannot grow the map.
 constexpr size_t kMaxParseErrorReasons = 64;
 constexpr size_t kMaxParseErrorReasonChars = 120;
-
-// What a CONNACK refusal code (3.1.1) or reason code (5) means, in words a person can act on.
-std::string connack_reason(int code) {
-  switch (code) {
-    case 1: return "unacceptable protocol version; try protocol = \"3.1.1\"";
-    case 2: return "client identifier rejected; set a different client_id";
-    case 3: return "server unavailable";
-    case 4:
-    case 0x86: return "bad user name or password";
-    case 5:
-    case 0x87: return "not authorized";
-    default: return {};
-  }
-}
-
-// The reason of a failed connect, from Paho's exception.
-std::string describe_connect_failure(const mqtt::exception& e, const std::string& endpoint,
-                                     const std::string& tls_error) {
-  const int rc = e.get_return_code();
-  std::string known = connack_reason(rc);
-  if (known.empty() && e.get_reason_code() != 0 && e.get_reason_code() != mqtt::MQTTPP_V3_CODE) {
-    known = connack_reason(e.get_reason_code());
-    if (known.empty()) known = e.get_reason_code_str();
-  }
-  if (!known.empty()) return fmt::format("connection refused by {}: {}", endpoint, known);
-  std::string detail = e.get_message();
-  if (detail.empty()) detail = e.get_error_str();
-  if (tls_error.find("certificate verify failed") != std::string::npos) {
-    detail +=
-        ": the broker's certificate is not trusted (certificate verify failed); check "
-        "ca_file, or set insecure_skip_verify = true to skip the check";
-  } else if (!tls_error.empty()) {
-    detail += ": TLS: " + tls_error.substr(0, tls_error.find_last_not_of(" \n\r:") + 1);
-  }
-  if (detail.empty()) detail = e.what();
-  return fmt::format("cannot connect to {}: {}", endpoint, detail);
-}
 
 Result<std::unique_ptr<formats::PayloadParser>> make_parser(const ParserFactory& parsers,
                                                             const std::string& format) {
@@ -156,6 +126,47 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
   }
 }
 
+
+// Waits on the store for the durable end of the source's stream and wakes the connection when it
+// moved, so that acknowledgements go out without the connection polling the store.
+struct MqttSource::Watcher {
+  Watcher(runtime::SourceContext& ctx, mqtt::Connection& conn)
+      : thread([this, &ctx, &conn](const std::stop_token& stop) { run(stop, ctx, conn); }) {}
+
+  // The connection has ingested up to end_seq and waits for it to be durable.
+  void need(uint64_t end_seq) {
+    if (end_seq <= want.load()) return;
+    {
+      std::lock_guard lock(mu);
+      want.store(end_seq);
+    }
+    cv.notify_one();
+  }
+
+  void run(const std::stop_token& stop, runtime::SourceContext& ctx, mqtt::Connection& conn) {
+    while (!stop.stop_requested()) {
+      const uint64_t w = want.load();
+      const uint64_t d = durable.load();
+      if (w <= d) {
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, stop, kPoll, [&] { return want.load() > durable.load(); });
+        continue;
+      }
+      const uint64_t end = ctx.wait_durable(w, kPoll);
+      if (end > d) {
+        durable.store(end);
+        conn.wake();
+      }
+    }
+  }
+
+  std::atomic<uint64_t> want{0};
+  std::atomic<uint64_t> durable{0};
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::jthread thread;  // last: started after, and joined before, the members above go
+};
+
 MqttSource::MqttSource(std::string name, MqttOptions options, ParserFactory parsers)
     : Source(std::move(name)), options_(std::move(options)), parser_factory_(std::move(parsers)) {}
 
@@ -184,22 +195,19 @@ std::string MqttSource::endpoint() const {
   return fmt::format("{}:{}", options_.host, options_.port);
 }
 
-std::string MqttSource::server_uri() const {
-  return fmt::format("{}://{}:{}", options_.tls ? "ssl" : "tcp", options_.host, options_.port);
-}
-
 std::map<std::string, uint64_t> MqttSource::parse_errors_by_reason() const {
   std::lock_guard lock(reasons_mu_);
   return reasons_;
 }
 
 void MqttSource::stop() {
-  // start() watches ctx.stopping() every kPollNs and a blocked ingest retry wakes on the stop
-  // token, so there is nothing to interrupt here.
+  std::lock_guard lock(conn_mu_);
+  if (conn_ != nullptr) conn_->wake();
 }
 
 Status MqttSource::start(runtime::SourceContext& ctx) {
   routes_.clear();
+  std::vector<mqtt::Subscription> subscriptions;
   for (const MqttSubscription& s : options_.subscriptions) {
     Result<std::unique_ptr<formats::PayloadParser>> parser = make_parser(parser_factory_, s.format);
     if (!parser.ok()) {
@@ -207,6 +215,7 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
                     fmt::format("subscription '{}': {}", s.filter, parser.status().message()));
     }
     routes_.push_back(Route{s, std::move(parser).value()});
+    subscriptions.push_back(mqtt::Subscription{s.filter, static_cast<uint8_t>(s.qos)});
   }
   if (routes_.empty()) return invalid_argument("no subscriptions: give a topic to subscribe to");
   if (!options_.units_api.url.empty()) {
@@ -214,163 +223,110 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
     units_ = std::make_unique<KepwareUnits>(name(), options_.units_api, ctx);
   }
 
-  const std::string client_id =
-      options_.client_id.empty() ? "sluice-" + name() : options_.client_id;
-  mqtt::async_client client(
-      server_uri(), client_id,
-      mqtt::create_options(options_.protocol == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1), nullptr);
-
-  std::mutex state_mu;
-  bool lost = false;       // guarded by state_mu
-  std::string lost_cause;  // guarded by state_mu
-  std::string tls_error;   // guarded by state_mu
-  client.set_connection_lost_handler([&](const std::string& cause) {
-    std::lock_guard lock(state_mu);
-    lost = true;
-    lost_cause = cause.empty() ? "the connection was closed" : cause;
-  });
-  {
-    std::lock_guard lock(callback_mu_);
-    accepting_ = true;
-  }
-  client.set_message_callback([this, &ctx](mqtt::const_message_ptr msg) {
-    std::lock_guard lock(callback_mu_);
-    if (!accepting_ || !msg) return;
-    on_message(ctx, *msg);
-  });
-
-  mqtt::connect_options opts;
-  opts.set_mqtt_version(options_.protocol == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
-  opts.set_keep_alive_interval(options_.keep_alive_s);
-  opts.set_connect_timeout(kConnectTimeout);
-  opts.set_automatic_reconnect(false);  // we reconnect ourselves, to report why in HEALTH
-  if (options_.protocol == 5) {
-    opts.set_clean_start(options_.clean_session);
-    if (!options_.clean_session) {
-      opts.set_properties(mqtt::properties{
-          {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(kSessionExpirySeconds)}});
-    }
-  } else {
-    opts.set_clean_session(options_.clean_session);
-  }
-  if (!options_.username.empty()) opts.set_user_name(options_.username);
-  if (!options_.password.empty()) opts.set_password(options_.password);
+  mqtt::ConnectionOptions copts;
+  copts.host = options_.host;
+  copts.port = options_.port;
   if (options_.tls) {
-    mqtt::ssl_options ssl;
-    if (!options_.ca_file.empty()) ssl.set_trust_store(options_.ca_file);
-    if (!options_.cert_file.empty()) ssl.set_key_store(options_.cert_file);
-    if (!options_.key_file.empty()) ssl.set_private_key(options_.key_file);
-    ssl.set_enable_server_cert_auth(!options_.insecure_skip_verify);
-    ssl.set_verify(!options_.insecure_skip_verify);  // host name check
-    ssl.set_error_handler([&](const std::string& error) {
-      std::lock_guard lock(state_mu);
-      tls_error = error;
-    });
-    opts.set_ssl(std::move(ssl));
+    copts.tls = mqtt::TlsOptions{options_.ca_file, options_.cert_file, options_.key_file,
+                                 options_.insecure_skip_verify};
   }
+  copts.connect.version = options_.protocol == 5 ? mqtt::Version::k5 : mqtt::Version::k311;
+  copts.connect.client_id = options_.client_id.empty() ? "sluice-" + name() : options_.client_id;
+  copts.connect.clean_start = options_.clean_session;
+  copts.connect.keep_alive_s = static_cast<uint16_t>(options_.keep_alive_s);
+  if (!options_.username.empty()) copts.connect.username = options_.username;
+  if (!options_.password.empty()) copts.connect.password = options_.password;
+  copts.connect.session_expiry_s = options_.clean_session ? 0 : kSessionExpirySeconds;
+  copts.connect.receive_maximum = static_cast<uint16_t>(options_.receive_maximum);
+  copts.max_packet_bytes = options_.max_message_bytes + kPublishHeaderRoom;
+  copts.timeout = kConnectTimeout;
 
+  const std::string uri =
+      fmt::format("{}://{}", options_.tls ? "mqtts" : "mqtt", endpoint());
   Clock& clock = ctx.clock();
   int64_t backoff_ms = options_.reconnect_min.count();
   set_health(HealthState::kWarning, fmt::format("connecting to {}", endpoint()));
 
-  // Waits for a token, watching the stop signal; returns false on stop or timeout.
-  const auto wait_token = [&](const mqtt::token_ptr& token) {
-    const int64_t deadline = clock.monotonic() + std::chrono::nanoseconds(kConnectTimeout).count();
-    while (!token->wait_for(std::chrono::milliseconds(kPollNs / kNsPerMs))) {
-      if (ctx.stopping() || clock.monotonic() > deadline) return false;
-    }
-    return true;
-  };
-
   while (!ctx.stopping()) {
-    std::string failure;
+    mqtt::Connection conn(copts);
     {
-      std::lock_guard lock(state_mu);
-      lost = false;
-      tls_error.clear();
+      std::lock_guard lock(conn_mu_);
+      conn_ = &conn;
     }
-    try {
-      mqtt::token_ptr token = client.connect(opts);
-      if (!wait_token(token)) {
-        if (ctx.stopping()) break;
-        failure = fmt::format("cannot connect to {}: no answer within {}s", endpoint(),
-                              std::chrono::seconds(kConnectTimeout).count());
+    std::string failure;
+    bool was_connected = false;
+    Result<mqtt::Connack> connack = conn.connect(ctx.stop_token());
+    if (!connack.ok()) {
+      failure = connack.status().message();
+    } else {
+      if (!connack->session_present) unacked_.clear();  // the broker has no session of ours
+      due_acks_.clear();
+      topic_aliases_.clear();
+      max_end_seq_ = 0;
+      Result<std::vector<uint8_t>> granted = conn.subscribe(subscriptions, ctx.stop_token());
+      if (!granted.ok()) {
+        failure = fmt::format("subscribing at {}: {}", endpoint(), granted.status().message());
       } else {
-        token->get_connect_response();  // throws if refused
-        for (const Route& route : routes_) {
-          mqtt::token_ptr sub = client.subscribe(route.subscription.filter, route.subscription.qos);
-          if (!wait_token(sub)) {
-            failure = fmt::format("no answer from {} to subscribing to '{}'", endpoint(),
-                                  route.subscription.filter);
-            break;
-          }
-          const mqtt::subscribe_response response = sub->get_subscribe_response();
-          const std::vector<mqtt::ReasonCode>& codes = response.get_reason_codes();
-          if (!codes.empty() && static_cast<int>(codes[0]) >= kQosFailure) {
+        std::string downgraded;
+        for (size_t i = 0; i < granted->size() && failure.empty(); ++i) {
+          const uint8_t code = (*granted)[i];
+          const MqttSubscription& sub = routes_[i].subscription;
+          if (code >= kSubscribeFailure) {
             failure = fmt::format(
-                "{} refused the subscription to '{}' (reason {}); check the "
-                "broker's ACL for user '{}'",
-                endpoint(), route.subscription.filter, static_cast<int>(codes[0]),
+                "{} refused the subscription to '{}' ({}); check the broker's ACL for user '{}'",
+                endpoint(), sub.filter, mqtt::reason_text(mqtt::Version::k5, code),
                 options_.username);
-            break;
+          } else if (code < sub.qos) {
+            downgraded += fmt::format(
+                "{}the broker granted QoS {} for '{}' (asked {}): messages it sends at QoS 0 "
+                "are not acknowledged and can be lost in a crash",
+                downgraded.empty() ? "" : "; ", code, sub.filter, sub.qos);
+          }
+        }
+        if (failure.empty()) {
+          was_connected = true;
+          connects_.fetch_add(1, std::memory_order_relaxed);
+          spdlog::info(
+              "source '{}': connected to {} as '{}' (MQTT {}, {} session{}), subscribed to {} "
+              "filter(s)",
+              name(), uri, copts.connect.client_id, options_.protocol == 5 ? "5" : "3.1.1",
+              options_.clean_session ? "clean" : "persistent",
+              connack->session_present ? " resumed" : "", routes_.size());
+          if (downgraded.empty()) {
+            set_health(HealthState::kHealthy);
+          } else {
+            spdlog::warn("source '{}': {}", name(), downgraded);
+            set_health(HealthState::kWarning, downgraded);
+          }
+          backoff_ms = options_.reconnect_min.count();
+          Watcher watcher(ctx, conn);
+          const Status lost = run_connection(ctx, conn, watcher);
+          if (lost.ok()) {
+            // Stopping: acknowledge what became durable, so the broker does not resend it.
+            const uint64_t end = ctx.wait_durable(max_end_seq_, kDrainTimeout);
+            send_due_acks(conn, std::max(end, watcher.durable.load()));
+            conn.disconnect(kDrainTimeout);
+          } else {
+            failure = fmt::format("lost the connection to {}: {}", endpoint(), lost.message());
           }
         }
       }
-    } catch (const mqtt::exception& e) {
-      std::lock_guard lock(state_mu);
-      failure = describe_connect_failure(e, endpoint(), tls_error);
     }
-
-    if (failure.empty()) {
-      connects_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("source '{}': connected to {} as '{}', subscribed to {} filter(s)", name(),
-                   server_uri(), client_id, routes_.size());
-      connected_.store(true);
-      set_health(HealthState::kHealthy);
-      backoff_ms = options_.reconnect_min.count();
-      // Connected: wait until the connection is lost or we are asked to stop.
-      std::string cause;
-      while (!ctx.stopping()) {
-        {
-          std::lock_guard lock(state_mu);
-          if (lost) {
-            cause = lost_cause;
-            break;
-          }
-        }
-        ctx.sleep_until(clock.monotonic() + kPollNs);
-      }
-      connected_.store(false);
-      if (ctx.stopping()) break;
-      failure = fmt::format("lost the connection to {}: {}", endpoint(), cause);
-      backoff_ms = options_.reconnect_min.count();  // a first retry soon after a loss
-    } else if (client.is_connected()) {
-      try {
-        client.disconnect()->wait_for(kDisconnectTimeout);
-      } catch (const mqtt::exception&) {
-        // The reason already in `failure` is the one that matters.
-      }
+    {
+      std::lock_guard lock(conn_mu_);
+      conn_ = nullptr;
     }
+    if (ctx.stopping()) break;
+    if (!was_connected) conn.disconnect(std::chrono::milliseconds(0));
 
     spdlog::warn("source '{}': {}; retrying in {}", name(), failure, format_seconds(backoff_ms));
     set_health(HealthState::kCritical,
                fmt::format("{}; retrying in {}", failure, format_seconds(backoff_ms)));
     if (!ctx.sleep_until(clock.monotonic() + backoff_ms * kNsPerMs)) break;
-    backoff_ms = std::min<int64_t>(backoff_ms * 2, options_.reconnect_max.count());
+    backoff_ms = was_connected ? options_.reconnect_min.count()
+                               : std::min<int64_t>(backoff_ms * 2, options_.reconnect_max.count());
   }
 
-  // Stop: no message may touch ctx after we return.
-  {
-    std::lock_guard lock(callback_mu_);
-    accepting_ = false;
-  }
-  try {
-    if (client.is_connected()) client.disconnect()->wait_for(kDisconnectTimeout);
-  } catch (const mqtt::exception& e) {
-    spdlog::debug("source '{}': disconnect: {}", name(), e.what());
-  }
-  client.set_message_callback(nullptr);
-  client.set_connection_lost_handler(nullptr);
   {
     std::lock_guard lock(units_mu_);
     if (units_) {
@@ -383,9 +339,100 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
   return Status::ok_status();
 }
 
-void MqttSource::on_message(runtime::SourceContext& ctx, const mqtt::message& msg) {
-  messages_.fetch_add(1, std::memory_order_relaxed);
-  const std::string& topic = msg.get_topic();
+Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection& conn,
+                                  Watcher& watcher) {
+  const mqtt::Version version = conn.version();
+  while (true) {
+    send_due_acks(conn, watcher.durable.load());
+    if (ctx.stopping()) return Status::ok_status();
+    Result<std::optional<mqtt::Packet>> next = conn.next(kPoll);
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) continue;
+    const mqtt::Packet& packet = **next;
+    switch (packet.header.type) {
+      case mqtt::PacketType::kPublish: {
+        Result<mqtt::Publish> pub = mqtt::decode_publish(version, packet.header, packet.body);
+        if (!pub.ok()) return pub.status();
+        std::string_view topic = pub->topic;
+        if (pub->topic_alias) {
+          if (!topic.empty()) {
+            topic_aliases_[*pub->topic_alias] = std::string(topic);
+          } else if (auto it = topic_aliases_.find(*pub->topic_alias); it != topic_aliases_.end()) {
+            topic = it->second;
+          } else {
+            return corruption(fmt::format("malformed PUBLISH packet: unknown topic alias {}",
+                                          *pub->topic_alias));
+          }
+        }
+        messages_.fetch_add(1, std::memory_order_relaxed);
+        const size_t size = packet.truncated ? SIZE_MAX : pub->payload.size();
+        if (pub->qos == 0) {
+          (void)process(ctx, topic, pub->payload, packet.truncated, size);
+          break;
+        }
+        const uint64_t hash = std::hash<std::string_view>{}(topic) * 1'000'003u ^
+                              std::hash<std::string_view>{}(pub->payload) ^
+                              (packet.truncated ? packet.header.remaining_length : 0);
+        if (auto it = unacked_.find(pub->packet_id);
+            it != unacked_.end() && it->second.hash == hash) {
+          // Sent again after a reconnect: stored already, so only the acknowledgement is due.
+          redeliveries_.fetch_add(1, std::memory_order_relaxed);
+          due_acks_.push_back(DueAck{pub->packet_id, pub->qos, it->second.end_seq});
+          watcher.need(it->second.end_seq);
+          break;
+        }
+        const std::optional<uint64_t> end =
+            process(ctx, topic, pub->payload, packet.truncated, size);
+        if (!end) return Status::ok_status();  // stopped while the store refused: no ack
+        unacked_[pub->packet_id] = Unacked{hash, *end, false};
+        due_acks_.push_back(DueAck{pub->packet_id, pub->qos, *end});
+        if (*end > max_end_seq_) {
+          max_end_seq_ = *end;
+          watcher.need(*end);
+        }
+        break;
+      }
+      case mqtt::PacketType::kPubrel: {
+        SLUICE_ASSIGN_OR_RETURN(mqtt::Ack rel, mqtt::decode_ack(version, packet.header, packet.body));
+        // The message was durable before its PUBREC; after a restart of Sluice the broker may
+        // release one we no longer remember, which is answered the same way.
+        conn.send(mqtt::encode_ack(mqtt::PacketType::kPubcomp, rel.packet_id));
+        unacked_.erase(rel.packet_id);
+        break;
+      }
+      case mqtt::PacketType::kDisconnect: {
+        SLUICE_ASSIGN_OR_RETURN(mqtt::Disconnect d,
+                                mqtt::decode_disconnect(version, packet.header, packet.body));
+        std::string why = mqtt::reason_text(version, d.reason);
+        if (!d.reason_string.empty()) why += " (" + d.reason_string + ")";
+        return Status(Code::kUnavailable, "the broker disconnected us: " + why);
+      }
+      case mqtt::PacketType::kSuback:
+        break;  // a late answer to a SUBSCRIBE that timed out
+      default:
+        return corruption(fmt::format("the broker sent an unexpected {} packet",
+                                      mqtt::packet_type_name(packet.header.type)));
+    }
+  }
+}
+
+void MqttSource::send_due_acks(mqtt::Connection& conn, uint64_t durable_end) {
+  while (!due_acks_.empty() && due_acks_.front().end_seq <= durable_end) {
+    const DueAck ack = due_acks_.front();
+    due_acks_.pop_front();
+    if (ack.qos == 1) {
+      conn.send(mqtt::encode_ack(mqtt::PacketType::kPuback, ack.packet_id));
+      unacked_.erase(ack.packet_id);
+    } else {
+      conn.send(mqtt::encode_ack(mqtt::PacketType::kPubrec, ack.packet_id));
+      if (auto it = unacked_.find(ack.packet_id); it != unacked_.end()) it->second.recorded = true;
+    }
+  }
+}
+
+std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::string_view topic,
+                                            std::string_view payload, bool truncated,
+                                            size_t size) {
   Route* route = nullptr;
   for (Route& r : routes_) {
     if (topic_matches(r.subscription.filter, topic)) {
@@ -395,18 +442,27 @@ void MqttSource::on_message(runtime::SourceContext& ctx, const mqtt::message& ms
   }
   if (route == nullptr) {  // a retained or shared message outside our filters: nothing to do
     unmatched_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return 0;
+  }
+  const std::string& format = route->subscription.format;
+  if (truncated || size > options_.max_message_bytes) {
+    oversized_.fetch_add(1, std::memory_order_relaxed);
+    count_parse_error(ctx, format, topic,
+                      fmt::format("message too large: {} is over max_message_bytes ({} bytes)",
+                                  truncated ? std::string("the message")
+                                            : fmt::format("{} bytes", size),
+                                  options_.max_message_bytes));
+    return 0;
   }
   formats::ParseContext pctx;
   pctx.topic = topic;
   pctx.receive_time = ctx.clock().now();
   formats::Parsed parsed;
-  const std::string& payload = msg.get_payload_ref().str();
   Status st = route->parser->parse(payload, pctx, &parsed);
   if (!st.ok()) {
-    // It can never succeed: count it, say so, and let it go (it is acked already).
-    count_parse_error(ctx, *route, topic, st);
-    return;
+    // It can never succeed: count it, say so, and acknowledge it so the broker lets it go.
+    count_parse_error(ctx, format, topic, st.message());
+    return 0;
   }
   if (!parsed.meta.empty()) {
     // Units and labels the payload carries (SenML, OpenMetrics) go to the state database; a
@@ -416,8 +472,8 @@ void MqttSource::on_message(runtime::SourceContext& ctx, const mqtt::message& ms
       spdlog::warn("source '{}': series metadata not kept: {}", name(), meta.message());
     }
   }
-  if (parsed.batch.empty()) return;
-  if (route->subscription.format == "kepware") {
+  if (parsed.batch.empty()) return 0;
+  if (format == "kepware") {
     // Queues devices whose units are not known yet; the HTTP happens on the units worker.
     std::lock_guard lock(units_mu_);
     if (units_) {
@@ -425,21 +481,20 @@ void MqttSource::on_message(runtime::SourceContext& ctx, const mqtt::message& ms
     }
   }
   const size_t n = parsed.batch.size();
-  if (ingest_until_stored(ctx, std::move(parsed.batch))) {
-    samples_.fetch_add(n, std::memory_order_relaxed);
-  }
+  std::optional<uint64_t> end = ingest_until_accepted(ctx, std::move(parsed.batch));
+  if (end) samples_.fetch_add(n, std::memory_order_relaxed);
+  return end;
 }
 
-void MqttSource::count_parse_error(runtime::SourceContext& ctx, const Route& route,
-                                   std::string_view topic, const Status& status) {
+void MqttSource::count_parse_error(runtime::SourceContext& ctx, std::string_view format,
+                                   std::string_view topic, const std::string& message) {
   const uint64_t total = parse_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
-  const std::string& message = status.message();
   {
-    const std::string reason = parse_error_reason(route.subscription.format, message);
+    const std::string reason = parse_error_reason(std::string(format), message);
     std::lock_guard lock(reasons_mu_);
     auto it = reasons_.find(reason);
     if (it == reasons_.end() && reasons_.size() >= kMaxParseErrorReasons) {
-      it = reasons_.try_emplace(route.subscription.format + ": other").first;
+      it = reasons_.try_emplace(std::string(format) + ": other").first;
     } else if (it == reasons_.end()) {
       it = reasons_.try_emplace(reason).first;
     }
@@ -451,29 +506,32 @@ void MqttSource::count_parse_error(runtime::SourceContext& ctx, const Route& rou
     spdlog::warn(
         "source '{}': cannot parse a message on '{}' as {}: {} ({} unparsable message(s) since "
         "the last line, {} in all); the message is dropped",
-        name(), topic, route.subscription.format, message, parse_errors_unlogged_, total);
+        name(), topic, format, message, parse_errors_unlogged_, total);
     last_parse_log_mono_ = now;
     parse_errors_unlogged_ = 0;
   }
 }
 
-bool MqttSource::ingest_until_stored(runtime::SourceContext& ctx, Batch&& batch) {
+std::optional<uint64_t> MqttSource::ingest_until_accepted(runtime::SourceContext& ctx,
+                                                          Batch&& batch) {
   int64_t backoff_ms = options_.reconnect_min.count();
   bool warned = false;
   while (true) {
     Batch attempt = batch;  // ingest consumes its batch; keep ours for a retry
-    Result<store::AppendResult> r = ctx.ingest(std::move(attempt));
+    Result<store::AppendResult> r =
+        ctx.ingest(std::move(attempt), store::AppendOptions{.wait_durable = false});
     if (r.ok()) {
-      if (warned && connected_.load()) set_health(HealthState::kHealthy);
-      return true;
+      if (warned) set_health(HealthState::kHealthy);
+      return r->outcome == store::AppendResult::Outcome::kDropped ? 0 : r->end_seq;
     }
     if (ctx.stopping()) {
       lost_.fetch_add(1, std::memory_order_relaxed);
       spdlog::error(
-          "source '{}': a message of {} samples, already acknowledged to the broker, could not "
-          "be stored before the source stopped: {}",
+          "source '{}': a message of {} samples could not be stored before the source stopped "
+          "({}); it is not acknowledged, so the broker sends it again after a restart if the "
+          "session is persistent",
           name(), batch.size(), r.status().to_string());
-      return false;
+      return std::nullopt;
     }
     spdlog::warn(
         "source '{}': the store refused a message of {} samples: {}; holding it and "

@@ -3,38 +3,33 @@
 // of the subscription it matched (formats/parser.h), and ingests the samples. It reconnects
 // with exponential back-off (1 s doubling to 60 s) and its HEALTH says why it is not connected.
 //
-// Acknowledgement (QoS 1/2) and durability — what Paho allows, and what this source does:
-//  - Paho MQTT C (1.3, under Paho C++ 1.2) sends the PUBACK (QoS 1) or PUBCOMP (QoS 2) itself,
-//    in MQTTProtocol_handlePublishes / _handlePubrels, *before* it hands the message to the
-//    application ("send puback before processing the publications because a lot of return
-//    publications could fill up the socket buffer"). The C library's messageArrived return
-//    value only decides whether the library retries delivery to the callback from its own
-//    memory; it never withholds the ack, and Paho C++ 1.2's async_client always returns true.
-//    Neither library has manual acks (Paho Java has setManualAcks; C/C++ do not).
-//  - So "PUBACK only after durable" cannot be met exactly with this library. What we do instead:
-//    the message callback runs on Paho's receive thread and blocks there until ctx.ingest()
-//    returned ok (durable). While it blocks, Paho reads nothing more from the socket, so the
-//    broker's in-flight window fills and it holds every later message (TCP back-pressure):
-//    at most the message being ingested (and those Paho had already read) is exposed to a crash
-//    between the ack and the store's sync. With clean_session = false the broker keeps the rest
-//    while Sluice is down.
-//  - If ingest fails (store full under `block`, I/O error), the message was already acked, so
-//    disconnecting would lose it. The callback keeps it and retries the ingest with back-off,
-//    HEALTH WARNING, until it is stored or the source is stopped (then it is counted as lost).
-//    The broker keeps everything after it meanwhile.
-//  A true ack-after-durable needs a client with manual acks (an own MQTT client in
-//  src/protocols/mqtt, or a patched Paho C); docs/configuration.md says this to operators.
+// Acknowledgement after durability. The connection is Sluice's own client
+// (protocols/mqtt/connection.h), so acknowledgements are sent when this source decides: a QoS 1
+// message is PUBACKed, and a QoS 2 message PUBRECed, only once the store says its samples are
+// durable (SourceContext::wait_durable). Messages are ingested without waiting, so that many
+// of them (up to the broker's in-flight window: MQTT 5 receive_maximum, or the broker's own
+// setting for 3.1.1) share one fsync; a watcher thread waits for the store's durable end and
+// wakes the connection to send the acknowledgements that became due, in arrival order. A crash
+// before the acknowledgement leaves the message with the broker, which sends it again (with a
+// persistent session: clean_session = false).
 //
-// Threads: start() runs on the runtime's thread for this source (connect, subscribe, reconnect
-// loop); messages arrive on Paho's callback thread, one at a time. Parsers are used only there.
-// Paho C has one receive thread for every async client of the process, so a blocked ingest in
-// one mqtt source also pauses the others (the store is shared, so they would block too).
-// With units_api_url set, a KepwareUnits worker thread (kepware_units.h) reads tag units from the
-// Kepware Configuration API; the callback only queues tag ids for it and never waits for HTTP.
+// Redeliveries. The broker resends unacknowledged messages after a reconnect (DUP set, same
+// packet id). The source remembers, per packet id, a hash of the message it stored and not yet
+// acknowledged, so a redelivery of one it has already stored is acknowledged without storing
+// it twice; a QoS 2 message is stored once per PUBLISH/PUBREL exchange. Across a restart of
+// Sluice itself that memory is gone: a message stored but not acknowledged before a crash is
+// stored again (at least once).
+//
+// Threads: start() runs on the runtime's thread for this source and does all the connection's
+// I/O, the parsing and the ingest there; the watcher thread only waits on the store. With
+// units_api_url set, a KepwareUnits worker thread (kepware_units.h) reads tag units from the
+// Kepware Configuration API; the message path only queues tag ids for it and never waits for HTTP.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,9 +44,10 @@
 #include "runtime/source_types.h"
 #include "sources/mqtt/kepware_units.h"
 
-namespace mqtt {
-class message;
-}  // namespace mqtt
+namespace sluice::mqtt {
+class Connection;
+struct Publish;
+}  // namespace sluice::mqtt
 
 namespace sluice::sources {
 
@@ -80,6 +76,11 @@ struct MqttOptions {
   bool clean_session = true;          // false: the broker keeps QoS 1/2 messages while we are down
   int protocol = 4;                   // 4 = MQTT 3.1.1, 5 = MQTT 5
   int keep_alive_s = 30;
+  // MQTT 5: how many QoS 1/2 messages the broker may have in flight to us (unacknowledged);
+  // the window that lets one fsync cover many messages.
+  int receive_maximum = 1000;
+  // Messages larger than this are not parsed: counted as rejected and acknowledged.
+  size_t max_message_bytes = 16u << 20;
   std::vector<MqttSubscription> subscriptions;
   // Reconnect back-off: doubles from min to max.
   std::chrono::milliseconds reconnect_min{1000};
@@ -110,8 +111,13 @@ class MqttSource final : public runtime::Source {
   // Parse errors by reason ("kepware: <first clause of the parser's message>").
   std::map<std::string, uint64_t> parse_errors_by_reason() const;
   uint64_t unmatched_messages() const { return unmatched_.load(std::memory_order_relaxed); }
-  // Messages acked by Paho whose ingest failed until the source stopped.
+  // Messages whose ingest failed until the source stopped; not acknowledged, so the broker
+  // sends them again after a restart if the session is persistent (and QoS is 1 or 2).
   uint64_t lost_messages() const { return lost_.load(std::memory_order_relaxed); }
+  // Redeliveries (after a reconnect) of messages already stored, acknowledged without storing.
+  uint64_t redeliveries_skipped() const { return redeliveries_.load(std::memory_order_relaxed); }
+  // Messages over max_message_bytes (also counted in parse_errors).
+  uint64_t oversized_messages() const { return oversized_.load(std::memory_order_relaxed); }
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
   // Configuration API fetches of tag units that failed (0 when units_api_url is not set).
   uint64_t units_fetch_failures() const;
@@ -124,35 +130,64 @@ class MqttSource final : public runtime::Source {
     MqttSubscription subscription;
     std::unique_ptr<formats::PayloadParser> parser;
   };
-  void on_message(runtime::SourceContext& ctx, const mqtt::message& msg);
-  void count_parse_error(runtime::SourceContext& ctx, const Route& route, std::string_view topic,
-                         const Status& status);
-  bool ingest_until_stored(runtime::SourceContext& ctx, Batch&& batch);
-  std::string server_uri() const;
+  // A QoS 1/2 message stored and not yet fully acknowledged, by packet id.
+  struct Unacked {
+    uint64_t hash = 0;     // of topic and payload, to recognise a redelivery
+    uint64_t end_seq = 0;  // durable once the stream's durable end reaches it; 0: nothing stored
+    bool recorded = false;  // QoS 2: PUBREC sent, waiting for PUBREL
+  };
+  // An acknowledgement to send once end_seq is durable.
+  struct DueAck {
+    uint16_t packet_id = 0;
+    uint8_t qos = 1;
+    uint64_t end_seq = 0;
+  };
+  struct Watcher;
+
+  // Runs one connection until it is lost (the reason) or the source stops (ok).
+  Status run_connection(runtime::SourceContext& ctx, mqtt::Connection& conn, Watcher& watcher);
+  // Matches, parses and ingests one message; returns the end_seq to wait for before the
+  // acknowledgement (0: none), or nullopt if the source stopped before the store took it.
+  std::optional<uint64_t> process(runtime::SourceContext& ctx, std::string_view topic, std::string_view payload,
+                   bool truncated, size_t size);
+  void count_parse_error(runtime::SourceContext& ctx, std::string_view format,
+                         std::string_view topic, const std::string& message);
+  // Ingests without waiting for durability, holding and retrying while the store refuses;
+  // returns the end_seq, or nullopt if the source stopped first.
+  std::optional<uint64_t> ingest_until_accepted(runtime::SourceContext& ctx, Batch&& batch);
+  // Sends the acknowledgements whose data is durable now.
+  void send_due_acks(mqtt::Connection& conn, uint64_t durable_end);
   std::string endpoint() const;  // "host:port"
 
   const MqttOptions options_;
   const ParserFactory parser_factory_;
-  std::vector<Route> routes_;  // built in start(); used by the callback thread only
+  std::vector<Route> routes_;  // built in start(); start()'s thread only
 
-  std::mutex callback_mu_;  // held while a message is processed; start() takes it to finish
-  bool accepting_ = false;  // guarded by callback_mu_
+  // The broker session as this source knows it; start()'s thread only.
+  std::map<uint16_t, Unacked> unacked_;
+  std::deque<DueAck> due_acks_;
+  std::map<uint16_t, std::string> topic_aliases_;  // MQTT 5, per connection
+  uint64_t max_end_seq_ = 0;
+
+  std::mutex conn_mu_;
+  mqtt::Connection* conn_ = nullptr;  // while a connection runs; guarded by conn_mu_ (for stop)
 
   mutable std::mutex units_mu_;
   std::unique_ptr<KepwareUnits> units_;  // while start() runs with units_api set; units_mu_
   uint64_t units_failures_before_ = 0;   // of earlier runs; guarded by units_mu_
 
-  std::atomic<bool> connected_{false};  // set by start(), read by the callback
   std::atomic<uint64_t> messages_{0};
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> parse_errors_{0};
   std::atomic<uint64_t> unmatched_{0};
   std::atomic<uint64_t> lost_{0};
   std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> redeliveries_{0};
+  std::atomic<uint64_t> oversized_{0};
   mutable std::mutex reasons_mu_;
   std::map<std::string, uint64_t> reasons_;  // guarded by reasons_mu_
-  int64_t last_parse_log_mono_ = 0;          // callback thread only
-  uint64_t parse_errors_unlogged_ = 0;       // callback thread only
+  int64_t last_parse_log_mono_ = 0;          // start()'s thread only
+  uint64_t parse_errors_unlogged_ = 0;       // start()'s thread only
 };
 
 class MqttSettings final : public runtime::SourceSettings {
