@@ -76,8 +76,16 @@ class StoreContext final : public runtime::SourceContext {
   }
   uint64_t wait_durable(uint64_t end_seq, std::chrono::milliseconds timeout) override {
     if (end_seq == 0) return 0;
+    if (hold_durability_.load()) {
+      // As a store whose fsync never completes: nothing is ever reported durable.
+      std::this_thread::sleep_for(timeout);
+      return 0;
+    }
     return store_.wait_readable(stream_, end_seq - 1, timeout);
   }
+  // While true, nothing ingested is reported durable (a crash before the fsync, seen from the
+  // broker: the messages must stay unacknowledged).
+  void hold_durability(bool on) { hold_durability_.store(on); }
   // While true, ingest fails as a full store under `block` does after its timeout.
   void refuse(bool on) { refuse_.store(on); }
   uint64_t refused() const { return refused_.load(); }
@@ -98,6 +106,7 @@ class StoreContext final : public runtime::SourceContext {
   std::string stream_;
   std::stop_source stop_;
   std::atomic<bool> refuse_{false};
+  std::atomic<bool> hold_durability_{false};
   std::atomic<uint64_t> refused_{0};
   std::mutex mu_;
   std::condition_variable_any cv_;
@@ -178,6 +187,7 @@ class MqttSourceTest : public ::testing::Test {
   }
 
   void persistent_session_delivers_what_was_published_while_stopped(int protocol);
+  void unacknowledged_until_durable(int qos, int protocol);
 
   TempDir dir_;
   std::unique_ptr<store::Store> store_;
@@ -351,6 +361,88 @@ TEST_F(MqttSourceTest, PersistentSessionDeliversWhatWasPublishedWhileStopped) {
 
 TEST_F(MqttSourceTest, PersistentSessionOfMqtt5DeliversWhatWasPublishedWhileStopped) {
   persistent_session_delivers_what_was_published_while_stopped(5);
+}
+
+// The broker must not learn that a message arrived before its samples are durable: with the
+// store's fsync held back, the stopped source acknowledged nothing, so the broker sends every
+// message again to the next instance (a crash between ingest and fsync loses nothing).
+void MqttSourceTest::unacknowledged_until_durable(int qos, int protocol) {
+  Mosquitto broker(dir_.path(), {});
+  MqttOptions o = options_for(broker, "plant/#", qos);
+  o.protocol = protocol;
+  o.clean_session = false;
+  o.client_id = "sluice-durable-ack-test";
+  constexpr int kMessages = 20;
+  {
+    RunningSource first(*store_, "held", o);
+    first.context().hold_durability(true);
+    ASSERT_TRUE(wait_healthy(first.source())) << first.source().health().reason;
+    broker.publish_lines("plant/a", lines(0, kMessages), qos);
+    ASSERT_TRUE(wait_for([&] { return first.source().ingested_samples() >= kMessages; }));
+  }  // stops without any message becoming durable
+  RunningSource second(*store_, "held", o);
+  ASSERT_TRUE(wait_for([&] { return second.source().ingested_samples() >= kMessages; }))
+      << "the broker sent " << second.source().ingested_samples() << " of " << kMessages
+      << " messages again: it was acknowledged before the data was durable";
+  second.stop();
+  EXPECT_EQ(second.source().ingested_samples(), static_cast<uint64_t>(kMessages));
+  // Now acknowledged: a third instance gets nothing more.
+  RunningSource third(*store_, "held", o);
+  ASSERT_TRUE(wait_healthy(third.source()));
+  broker.publish("plant/a", "after=1", qos);
+  ASSERT_TRUE(wait_for([&] { return third.source().ingested_samples() >= 1; }));
+  third.stop();
+  EXPECT_EQ(third.source().ingested_samples(), 1u);
+}
+
+TEST_F(MqttSourceTest, Qos1MessageIsNotAcknowledgedBeforeItIsDurable) {
+  unacknowledged_until_durable(1, 4);
+}
+
+TEST_F(MqttSourceTest, Qos2MessageIsNotAcknowledgedBeforeItIsDurableOverMqtt5) {
+  unacknowledged_until_durable(2, 5);
+}
+
+TEST_F(MqttSourceTest, Qos2MessagesArriveExactlyOnce) {
+  Mosquitto broker(dir_.path(), {});
+  RunningSource run(*store_, "q2", options_for(broker, "plant/#", 2));
+  ASSERT_TRUE(wait_healthy(run.source())) << run.source().health().reason;
+  constexpr int kMessages = 200;
+  broker.publish_lines("plant/a", lines(0, kMessages), 2);
+  ASSERT_TRUE(wait_for([&] { return run.source().ingested_samples() >= kMessages; }));
+  run.stop();
+  const auto samples = stored("q2");
+  ASSERT_EQ(samples.size(), static_cast<size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) {
+    EXPECT_EQ(samples.at("s" + std::to_string(i)), std::vector<double>{static_cast<double>(i)});
+  }
+}
+
+TEST_F(MqttSourceTest, OversizedMessageIsCountedAcknowledgedAndTheSourceGoesOn) {
+  Mosquitto broker(dir_.path(), {});
+  MqttOptions o = options_for(broker);
+  o.max_message_bytes = 1u << 20;
+  o.clean_session = false;
+  o.client_id = "sluice-oversized-test";
+  {
+    RunningSource run(*store_, "big", o);
+    ASSERT_TRUE(wait_healthy(run.source())) << run.source().health().reason;
+    broker.publish("plant/a", std::string(10u << 20, 'x'), 1);  // 10 MB
+    broker.publish("plant/a", "after=1", 1);
+    ASSERT_TRUE(wait_for([&] { return run.source().ingested_samples() >= 1; }));
+    EXPECT_EQ(run.source().oversized_messages(), 1u);
+    EXPECT_EQ(run.source().parse_errors(), 1u);
+    EXPECT_EQ(run.source().parse_errors_by_reason().count("kv: message too large"), 1u);
+    EXPECT_EQ(run.source().health().state, HealthState::kHealthy);
+  }
+  // It was acknowledged (it can never be stored): the broker does not send it again.
+  RunningSource again(*store_, "big", o);
+  ASSERT_TRUE(wait_healthy(again.source()));
+  broker.publish("plant/a", "last=2", 1);
+  ASSERT_TRUE(wait_for([&] { return again.source().ingested_samples() >= 1; }));
+  again.stop();
+  EXPECT_EQ(again.source().messages(), 1u);
+  EXPECT_EQ(stored_count("big"), 2u);
 }
 
 TEST_F(MqttSourceTest, CleanSessionDoesNotReceiveWhatWasPublishedWhileStopped) {
