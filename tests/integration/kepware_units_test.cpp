@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/builtin_sources.h"
+#include "fixtures/fake_kepware.h"
 #include "fixtures/mosquitto.h"
 #include "fixtures/test_support.h"
 #include "runtime/config.h"
@@ -33,45 +34,7 @@ using testing::eventually;
 
 namespace fs = std::filesystem;
 
-// The fake Configuration API as a child process on a free 127.0.0.1 port; killed on destruction.
-class FakeKepwareConfigApi {
- public:
-  FakeKepwareConfigApi(const std::string& dir, const std::string& user, const std::string& password)
-      : port_file_(dir + "/kepware-api.port") {
-    const std::string script =
-        std::string(SLUICE_SOURCE_DIR) + "/tests/fixtures/fake_kepware_config_api.py";
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      execlp("python3", "python3", script.c_str(), port_file_.c_str(), user.c_str(),
-             password.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    const bool up = eventually([&] { return fs::exists(port_file_); }, std::chrono::seconds(20));
-    if (!up) throw std::runtime_error("the fake Kepware Configuration API did not start");
-    std::ifstream(port_file_) >> port_;
-  }
-  ~FakeKepwareConfigApi() {
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  FakeKepwareConfigApi(const FakeKepwareConfigApi&) = delete;
-  FakeKepwareConfigApi& operator=(const FakeKepwareConfigApi&) = delete;
-
-  std::string url() const { return fmt::format("http://127.0.0.1:{}", port_); }
-  // The paths requested so far, in order.
-  std::vector<std::string> requests() const {
-    std::vector<std::string> out;
-    std::ifstream in(port_file_ + ".requests");
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  }
-
- private:
-  std::string port_file_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+using testing::FakeKepwareConfigApi;
 
 // One IoT Gateway message with Temp, Pressure and Group1.Flow of Channel1.Device1 at `t_ms`.
 std::string kepware_message(int64_t t_ms, int value) {

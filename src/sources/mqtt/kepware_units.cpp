@@ -258,6 +258,10 @@ void KepwareUnits::run(std::stop_token stop) {
       Status st = ctx_.update_series(meta);
       if (!st.ok()) {
         spdlog::warn("source '{}': tag units not kept: {}", source_name_, st.message());
+      } else {
+        spdlog::info("source '{}': units of {} tag(s) from the Kepware Configuration API, e.g. "
+                     "'{}' in {}",
+                     source_name_, meta.size(), meta.front().name, meta.front().unit);
       }
     }
   }
