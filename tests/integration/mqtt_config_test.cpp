@@ -1,5 +1,6 @@
 // The mqtt source's config keys as `sluice validate` sees them: good tables give the options
 // the source runs with, and each bad value is reported with file, line and key.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "runtime/config.h"
@@ -19,11 +20,11 @@ class NullParser final : public formats::PayloadParser {
 runtime::SourceTypes types() {
   runtime::SourceTypes t;
   register_mqtt(t, [](std::string_view format) -> Result<std::unique_ptr<formats::PayloadParser>> {
-    if (format == "kv" || format == "kepware") {
+    if (format == "kv" || format == "kepware" || format == "senml") {
       return std::unique_ptr<formats::PayloadParser>(new NullParser);
     }
     return invalid_argument("unknown payload format '" + std::string(format) +
-                            "'; the formats are kepware, kv");
+                            "'; the formats are kepware, kv, senml");
   });
   return t;
 }
@@ -117,6 +118,135 @@ TEST(MqttConfig, BadValuesAreReportedWithFileLineAndKey) {
     EXPECT_EQ(errors[0].key, c.key) << c.keys << errors[0].to_string();
     EXPECT_EQ(errors[0].line, c.line) << c.keys << errors[0].to_string();
   }
+}
+
+TEST(MqttConfig, TopicAndTopicsTogetherIsOneErrorAtTopics) {
+  const std::vector<runtime::ConfigError> errors = errors_of("topic = \"a\"\ntopics = [\"b\"]\n");
+  ASSERT_EQ(errors.size(), 1u) << errors[0].to_string();
+  EXPECT_EQ(errors[0].key, "sources[0].topics");
+  EXPECT_EQ(errors[0].line, 8);
+  EXPECT_EQ(errors[0].message, "give either topic or topics, not both");
+}
+
+TEST(MqttConfig, SubscriptionTablesGiveEachFilterItsOwnQosAndFormat) {
+  const std::string text = R"([store]
+dir = "data"
+
+[[sources]]
+name = "plant"
+type = "mqtt"
+[[sources.subscriptions]]
+topic = "kepware/#"
+qos = 1
+format = "kepware"
+[[sources.subscriptions]]
+topic = "meters/+/senml"
+qos = 2
+format = "senml"
+[[sources.subscriptions]]
+topics = ["kv/a", "kv/b"]
+qos = 0
+format = "kv"
+[[sources.subscriptions]]
+topic = "defaults/#"
+)";
+  Result<runtime::Config> config = runtime::parse_config(text, "plant.toml", types());
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  const MqttOptions& o = options_of(*config);
+  ASSERT_EQ(o.subscriptions.size(), 5u);
+  const auto expect = [&o](size_t i, std::string_view filter, int qos, std::string_view format) {
+    EXPECT_EQ(o.subscriptions[i].filter, filter) << i;
+    EXPECT_EQ(o.subscriptions[i].qos, qos) << i;
+    EXPECT_EQ(o.subscriptions[i].format, format) << i;
+  };
+  expect(0, "kepware/#", 1, "kepware");
+  expect(1, "meters/+/senml", 2, "senml");
+  expect(2, "kv/a", 0, "kv");
+  expect(3, "kv/b", 0, "kv");
+  expect(4, "defaults/#", 1, "kepware");  // the same defaults as the source-level keys
+  EXPECT_THAT(config->sources[0].settings->summary(),
+              ::testing::HasSubstr("'meters/+/senml' qos 2 as senml"));
+}
+
+TEST(MqttConfig, SubscriptionTablesMayBeWrittenInline) {
+  const std::string text =
+      "[store]\ndir = \"d\"\n[[sources]]\nname = \"m\"\ntype = \"mqtt\"\n"
+      "subscriptions = [{ topic = \"a/#\", qos = 0 }, { topic = \"b/#\", format = \"kv\" }]\n";
+  Result<runtime::Config> config = runtime::parse_config(text, "plant.toml", types());
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  const MqttOptions& o = options_of(*config);
+  ASSERT_EQ(o.subscriptions.size(), 2u);
+  EXPECT_EQ(o.subscriptions[0].qos, 0);
+  EXPECT_EQ(o.subscriptions[1].format, "kv");
+}
+
+TEST(MqttConfig, BadSubscriptionTablesAreReportedWithLineAndWholeKey) {
+  struct Case {
+    std::string keys;     // the source keys start on line 7
+    std::string key;      // the key the error names
+    int line;             // the line it points at
+    std::string message;  // a part of the message
+  };
+  const std::string sub = "[[sources.subscriptions]]\n";
+  const std::vector<Case> cases = {
+      // Source-level keys that belong in the subscriptions.
+      {"topic = \"a/#\"\n" + sub + "topic = \"b/#\"\n", "sources[0].topic", 7,
+       "give either topic or [[sources.subscriptions]] tables, not both; move topic into a "
+       "[[sources.subscriptions]] table"},
+      {"topics = [\"a/#\"]\n" + sub + "topic = \"b/#\"\n", "sources[0].topics", 7,
+       "give either topics or [[sources.subscriptions]] tables, not both"},
+      {"qos = 2\n" + sub + "topic = \"b/#\"\n", "sources[0].qos", 7,
+       "move qos into each [[sources.subscriptions]] table that needs it"},
+      {"format = \"kv\"\n" + sub + "topic = \"b/#\"\n", "sources[0].format", 7,
+       "move format into each [[sources.subscriptions]] table that needs it"},
+      // One subscription's own keys.
+      {sub + "topic = \"a/#\"\n" + sub + "qos = 1\n", "sources[0].subscriptions[1].topic", 9,
+       "missing; say which topic filter to subscribe to"},
+      {sub + "topic = \"a/#\"\ntopics = [\"b/#\"]\n", "sources[0].subscriptions[0].topics", 9,
+       "give either topic or topics, not both"},
+      {sub + "topic = \"a/#\"\n" + sub + "topic = \"b/#\"\nqos = 3\n",
+       "sources[0].subscriptions[1].qos", 11, "expected a QoS of 0, 1 or 2, got 3"},
+      {sub + "topic = \"a/#\"\nformat = \"xml\"\n", "sources[0].subscriptions[0].format", 9,
+       "unknown payload format 'xml'"},
+      {sub + "topic = \"a/#/b\"\n", "sources[0].subscriptions[0].topic", 8,
+       "expected a topic filter"},
+      {sub + "topics = [\"a/#\", \"b/#/c\"]\n", "sources[0].subscriptions[0].topics", 8,
+       "expected a topic filter"},
+      {sub + "topics = []\n", "sources[0].subscriptions[0].topics", 8,
+       "an empty list subscribes to nothing"},
+      {sub + "topic = \"a/#\"\nqso = 2\n", "sources[0].subscriptions[0].qso", 9,
+       "unknown key; did you mean 'qos'?"},
+      // The subscriptions key itself.
+      {"subscriptions = \"a/#\"\n", "sources[0].subscriptions", 7,
+       "expected an array of tables written [[sources.subscriptions]], got \"a/#\""},
+      {"subscriptions = [\"a/#\"]\n", "sources[0].subscriptions[0]", 7,
+       "expected a table written [[sources.subscriptions]], got \"a/#\""},
+      {"subscriptions = []\n", "sources[0].subscriptions", 7,
+       "an empty list subscribes to nothing"},
+  };
+  for (const Case& c : cases) {
+    const std::vector<runtime::ConfigError> errors = errors_of(c.keys);
+    std::string all;
+    for (const runtime::ConfigError& e : errors) all += e.to_string() + "\n";
+    ASSERT_EQ(errors.size(), 1u) << c.keys << all;
+    EXPECT_EQ(errors[0].file, "plant.toml") << c.keys;
+    EXPECT_EQ(errors[0].key, c.key) << c.keys << errors[0].to_string();
+    EXPECT_EQ(errors[0].line, c.line) << c.keys << errors[0].to_string();
+    EXPECT_THAT(errors[0].message, ::testing::HasSubstr(c.message)) << c.keys;
+  }
+}
+
+TEST(MqttConfig, MisspeltSubscriptionTablesGetASuggestion) {
+  const std::vector<runtime::ConfigError> errors =
+      errors_of("[[sources.subscription]]\ntopic = \"a/#\"\n");
+  ASSERT_EQ(errors.size(), 2u);
+  // No subscription was given, so the source has no topic either.
+  EXPECT_EQ(errors[0].key, "sources[0].topic");
+  EXPECT_EQ(errors[0].line, 4);
+  EXPECT_THAT(errors[0].message, ::testing::HasSubstr("[[sources.subscriptions]]"));
+  EXPECT_EQ(errors[1].key, "sources[0].subscription");
+  EXPECT_EQ(errors[1].line, 7);
+  EXPECT_THAT(errors[1].message, ::testing::HasSubstr("did you mean 'subscriptions'?"));
 }
 
 }  // namespace

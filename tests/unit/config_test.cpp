@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "cli/builtin_sources.h"
 #include "fixtures/test_support.h"
@@ -457,6 +458,219 @@ TEST(ConfigTest, TheDemoConfigIsValid) {
   EXPECT_EQ(
       std::filesystem::path(c->store.dir),
       std::filesystem::path(testing::source_dir() + "/examples/data/demo").lexically_normal());
+}
+
+// ---- arrays of tables inside a table (ConfigTable::tables) ---------------------------------
+
+// A source type for these tests whose keys are an array of tables, [[sources.points]], each
+// with a name (required) and a scale (a positive number, default 1).
+struct Point {
+  std::string name;
+  double scale = 1;
+};
+
+class PointsSettings final : public SourceSettings {
+ public:
+  PointsSettings(std::vector<Point> points, bool had_points)
+      : points_(std::move(points)), had_points_(had_points) {}
+  std::string summary() const override { return std::to_string(points_.size()) + " points"; }
+  Result<std::unique_ptr<Source>> create(const std::string&) const override {
+    return failed_precondition("a parse-only test type");
+  }
+  const std::vector<Point>& points() const { return points_; }
+  bool had_points() const { return had_points_; }
+
+ private:
+  std::vector<Point> points_;
+  bool had_points_;
+};
+
+const SourceTypes& types_with_points() {
+  static const SourceTypes kTypes = [] {
+    SourceTypes t = cli::builtin_source_types();
+    t.add({"points", [](ConfigTable& table) {
+             std::vector<Point> points;
+             const std::optional<ConfigTable::Tables> tables = table.tables("points");
+             if (tables) {
+               for (ConfigTable& p : *tables) {
+                 if (!p.has("name")) p.error("name", "missing; every point needs a name");
+                 Point point;
+                 point.name = p.string("name", "");
+                 point.scale =
+                     p.number("scale", 1, "a positive scale", [](double v) { return v > 0; });
+                 points.push_back(std::move(point));
+               }
+             }
+             return std::make_shared<const PointsSettings>(std::move(points), tables.has_value());
+           }});
+    return t;
+  }();
+  return kTypes;
+}
+
+const PointsSettings& points_of(const SourceConfig& source) {
+  return dynamic_cast<const PointsSettings&>(*source.settings);
+}
+
+Config parse_points_ok(std::string_view text) {
+  Result<Config> config = parse_config(text, "plant.toml", types_with_points());
+  EXPECT_TRUE(config.ok()) << config.status().message();
+  return config.ok() ? *config : Config{};
+}
+
+std::vector<ConfigError> parse_points_errors(std::string_view text) {
+  std::vector<ConfigError> errors;
+  Result<Config> config = parse_config(text, "plant.toml", types_with_points(), &errors);
+  EXPECT_FALSE(config.ok()) << "expected errors in:\n" << text;
+  return errors;
+}
+
+TEST(ConfigTableArrays, EachElementIsAChildTableInFileOrder) {
+  Config c = parse_points_ok(R"([store]
+dir = "d"
+[[sources]]
+name = "a"
+type = "points"
+[[sources.points]]
+name = "p0"
+[[sources.points]]
+name = "p1"
+scale = 2.5
+[[sources]]
+name = "b"
+type = "points"
+points = [{ name = "q0" }, { name = "q1", scale = 3 }]
+[[sources]]
+name = "c"
+type = "points"
+)");
+  ASSERT_EQ(c.sources.size(), 3u);
+  const std::vector<Point>& a = points_of(c.sources[0]).points();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].name, "p0");
+  EXPECT_EQ(a[0].scale, 1);
+  EXPECT_EQ(a[1].name, "p1");
+  EXPECT_EQ(a[1].scale, 2.5);
+  const std::vector<Point>& b = points_of(c.sources[1]).points();  // inline tables
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[1].name, "q1");
+  EXPECT_EQ(b[1].scale, 3);
+  EXPECT_FALSE(points_of(c.sources[2]).had_points());  // absent: nullopt, no error
+}
+
+TEST(ConfigTableArrays, AnEmptyArrayGivesNoTablesAndNoError) {
+  Config c = parse_points_ok(
+      "[store]\ndir = \"d\"\n[[sources]]\nname = \"a\"\ntype = \"points\"\npoints = []\n");
+  ASSERT_EQ(c.sources.size(), 1u);
+  EXPECT_TRUE(points_of(c.sources[0]).had_points());
+  EXPECT_TRUE(points_of(c.sources[0]).points().empty());
+}
+
+TEST(ConfigTableArrays, ErrorInAChildNamesFileLineColumnAndTheWholeKeyPath) {
+  std::vector<ConfigError> errors = parse_points_errors(R"([store]
+dir = "d"
+[[sources]]
+name = "a"
+type = "points"
+[[sources]]
+name = "b"
+type = "points"
+[[sources.points]]
+name = "p0"
+[[sources.points]]
+name = "p1"
+scale = -1
+)");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "sources[1].points[1].scale");
+  EXPECT_EQ(errors[0].line, 13);
+  EXPECT_EQ(errors[0].column, 9);
+  EXPECT_EQ(errors[0].to_string(),
+            "plant.toml:13:9: key 'sources[1].points[1].scale': expected a positive scale, got -1");
+}
+
+TEST(ConfigTableArrays, AKeyMissingFromAChildPointsAtItsHeader) {
+  std::vector<ConfigError> errors = parse_points_errors(R"([store]
+dir = "d"
+[[sources]]
+name = "a"
+type = "points"
+[[sources.points]]
+name = "p0"
+
+[[sources.points]]
+scale = 2
+)");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "sources[0].points[1].name");
+  EXPECT_EQ(errors[0].line, 9);
+  EXPECT_THAT(errors[0].message, HasSubstr("missing"));
+}
+
+TEST(ConfigTableArrays, UnknownKeyInAChildIsReportedWithASuggestion) {
+  std::vector<ConfigError> errors = parse_points_errors(R"([store]
+dir = "d"
+[[sources]]
+name = "a"
+type = "points"
+[[sources.points]]
+name = "p0"
+scael = 2
+[[sources.points]]
+name = "p1"
+colour = "red"
+)");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].key, "sources[0].points[0].scael");
+  EXPECT_EQ(errors[0].line, 8);
+  EXPECT_THAT(errors[0].message, HasSubstr("did you mean 'scale'?"));
+  EXPECT_EQ(errors[1].key, "sources[0].points[1].colour");
+  EXPECT_EQ(errors[1].line, 11);
+  EXPECT_THAT(errors[1].message,
+              AllOf(HasSubstr("unknown key"), HasSubstr("the keys here are name, scale")));
+}
+
+TEST(ConfigTableArrays, AMisspeltArrayOfTablesGetsASuggestion) {
+  std::vector<ConfigError> errors = parse_points_errors(R"([store]
+dir = "d"
+[[sources]]
+name = "a"
+type = "points"
+[[sources.pionts]]
+name = "p0"
+)");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "sources[0].pionts");
+  EXPECT_EQ(errors[0].line, 6);
+  EXPECT_THAT(errors[0].message, HasSubstr("did you mean 'points'?"));
+}
+
+TEST(ConfigTableArrays, AValueThatIsNotAnArrayOfTablesSaysHowToWriteOne) {
+  struct Case {
+    std::string keys;  // after the source's name and type (line 6 on)
+    std::string key;   // the key the error names
+    int line;
+    std::string message;  // the whole message
+  };
+  const std::vector<Case> cases = {
+      {"points = \"p0\"\n", "sources[0].points", 6,
+       "expected an array of tables written [[sources.points]], got \"p0\""},
+      {"points = 5\n", "sources[0].points", 6,
+       "expected an array of tables written [[sources.points]], got 5"},
+      {"\n[sources.points]\nname = \"p0\"\n", "sources[0].points", 7,
+       "expected an array of tables written [[sources.points]], got a table"},
+      {"points = [\n  { name = \"p0\" },\n  \"p1\",\n]\n", "sources[0].points[1]", 8,
+       "expected a table written [[sources.points]], got \"p1\""},
+  };
+  for (const Case& c : cases) {
+    const std::string text =
+        "[store]\ndir = \"d\"\n[[sources]]\nname = \"a\"\ntype = \"points\"\n" + c.keys;
+    std::vector<ConfigError> errors = parse_points_errors(text);
+    ASSERT_EQ(errors.size(), 1u) << text;
+    EXPECT_EQ(errors[0].key, c.key) << text;
+    EXPECT_EQ(errors[0].line, c.line) << text;
+    EXPECT_EQ(errors[0].message, c.message) << text;
+  }
 }
 
 // ---- sizes and durations ------------------------------------------------------------------

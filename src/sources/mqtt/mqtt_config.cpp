@@ -29,7 +29,8 @@ Result<std::unique_ptr<formats::PayloadParser>> make_parser(const ParserFactory&
 std::string MqttSettings::summary() const {
   const MqttOptions& o = options_;
   std::string s = fmt::format("{}://{}:{}", o.tls ? "mqtts" : "mqtt", o.host, o.port);
-  s += o.protocol == 5 ? ", MQTT 5" : ", MQTT 3.1.1";
+  s += o.protocol == 5 ? fmt::format(", MQTT 5 (receive maximum {})", o.receive_maximum)
+                       : std::string(", MQTT 3.1.1");
   if (!o.username.empty()) s += fmt::format(", user '{}'", o.username);
   if (o.tls && o.insecure_skip_verify) s += ", certificate NOT verified";
   s += o.clean_session ? ", clean session" : ", persistent session";
@@ -52,24 +53,28 @@ namespace {
 // The topic filters of one table: `topic` (one) or `topics` (a list), exactly one of them.
 // `example` is where the missing-key message says to put them.
 std::vector<std::string> parse_filters(runtime::ConfigTable& t, std::string_view example) {
-  if (t.has("topic") == t.has("topics")) {
-    t.error(t.has("topic") ? "topics" : "topic",
-            t.has("topic")
-                ? "give either topic or topics, not both"
-                : "missing; say which topic filter to subscribe to" + std::string(example));
-  }
   const auto valid_filter = [](const std::string& f) { return check_topic_filter(f).empty(); };
   constexpr std::string_view kExpected =
       "a topic filter: not empty, '+' alone in its level, '#' alone in the last level, e.g. "
       "\"plant/+/temperature\" or \"plant/#\"";
+  // Both are read even when both are given, so that neither is also reported as unknown.
   std::vector<std::string> filters;
-  if (t.has("topics")) {
-    filters = t.strings("topics", {}, kExpected, valid_filter);
-    if (t.has("topics") && filters.empty())
-      t.error("topics", "an empty list subscribes to nothing");
-  } else if (t.has("topic")) {
+  if (t.has("topic")) {
     std::string f = t.string("topic", "", kExpected, valid_filter);
     if (!f.empty()) filters.push_back(std::move(f));
+  }
+  if (t.has("topics")) {
+    // The fallback (one empty filter, never a valid one) tells a bad value, already reported,
+    // from an empty list.
+    const std::vector<std::string> bad = {std::string()};
+    std::vector<std::string> list = t.strings("topics", bad, kExpected, valid_filter);
+    if (list.empty()) t.error("topics", "an empty list subscribes to nothing");
+    if (list != bad) filters.insert(filters.end(), list.begin(), list.end());
+  }
+  if (t.has("topic") && t.has("topics")) {
+    t.error("topics", "give either topic or topics, not both");
+  } else if (!t.has("topic") && !t.has("topics")) {
+    t.error("topic", "missing; say which topic filter to subscribe to" + std::string(example));
   }
   return filters;
 }
@@ -177,6 +182,17 @@ std::shared_ptr<const runtime::SourceSettings> parse_mqtt_settings(runtime::Conf
                               d % std::chrono::seconds(1) == std::chrono::nanoseconds{0};
                      }))
           .count());
+  o.receive_maximum = static_cast<int>(t.integer("receive_maximum", o.receive_maximum,
+                                                 "a number of messages from 1 to 65535",
+                                                 [](int64_t v) { return v >= 1 && v <= 65535; }));
+  if (t.has("receive_maximum") && o.protocol != 5) {
+    t.error("receive_maximum",
+            "is an MQTT 5 setting; add protocol = \"5\", or set the window in the broker "
+            "(mosquitto: max_inflight_messages)");
+  }
+  o.max_message_bytes = static_cast<size_t>(
+      t.size("max_message_bytes", o.max_message_bytes, "a size from 1KiB to 256MiB, e.g. \"16MiB\"",
+             [](uint64_t v) { return v >= 1024 && v <= (256u << 20); }));
 
   o.units_api.url = t.string(
       "units_api_url", "",

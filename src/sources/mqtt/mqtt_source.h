@@ -209,8 +209,8 @@ std::shared_ptr<const runtime::SourceSettings> parse_mqtt_settings(runtime::Conf
                                                                    const ParserFactory& parsers);
 
 // Reads the subscriptions of a source table: `topic` (one filter) or `topics` (a list), with
-// the `qos` and `format` they share. (Per-subscription qos and format need arrays of tables,
-// which ConfigTable cannot read yet.)
+// the `qos` and `format` they share; or [[sources.subscriptions]] tables, each with its own
+// topic(s), qos and format.
 std::vector<MqttSubscription> parse_mqtt_subscriptions(runtime::ConfigTable& table,
                                                        const ParserFactory& parsers);
 
