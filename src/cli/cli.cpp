@@ -65,7 +65,9 @@ int cmd_validate(const std::string& path) {
 
 int cmd_run(const std::string& path, const std::string& log_level_flag) {
   std::vector<runtime::ConfigError> errors;
-  Result<runtime::Config> config = runtime::load_config(path, builtin_source_types(), &errors);
+  // Kept for the runtime too: it builds the services changed at run time from their stored text.
+  const runtime::SourceTypes types = builtin_source_types();
+  Result<runtime::Config> config = runtime::load_config(path, types, &errors);
   if (!config.ok()) return report_config_errors(path, config.status(), errors);
   spdlog::set_level(
       spdlog::level::from_str(log_level_flag.empty() ? config->log.level : log_level_flag));
@@ -78,7 +80,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Result<std::unique_ptr<runtime::Runtime>> rt = runtime::Runtime::open(*config);
+  Result<std::unique_ptr<runtime::Runtime>> rt = runtime::Runtime::open(*config, {.types = &types});
   if (!rt.ok()) {
     spdlog::critical("{}", rt.status().to_string());
     return kExitFailed;

@@ -4,7 +4,6 @@
 #include "runtime/config_text.h"
 
 #include <fmt/format.h>
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -33,6 +32,20 @@ void make_inline(toml::node& node) {
       make_inline(child);
     }
   }
+}
+
+// Whether the table has sub-tables written with a [header] or [[header]] of their own.
+bool has_headers(const toml::table& table) {
+  for (auto&& [key, child] : table) {
+    if (const toml::table* sub = child.as_table(); sub != nullptr && !sub->is_inline()) return true;
+    if (const toml::array* array = child.as_array()) {
+      for (const toml::node& element : *array) {
+        const toml::table* sub = element.as_table();
+        if (sub != nullptr && !sub->is_inline()) return true;
+      }
+    }
+  }
+  return false;
 }
 
 std::string write_table(toml::table table) {
@@ -69,22 +82,53 @@ std::string format_errors(const std::vector<ConfigError>& errors) {
   return message;
 }
 
+// Stands for a source that exists in the runtime, so that the parser can check a sink's
+// `sources` against the runtime's sources. Never built.
+constexpr std::string_view kExistingSourceType = "sluice-existing-source";
+
+class ExistingSourceSettings final : public SourceSettings {
+ public:
+  std::string summary() const override { return "an existing source"; }
+  Result<std::unique_ptr<Source>> create(const std::string& name) const override {
+    return internal_error("source '" + name + "' stands for an existing one; not built");
+  }
+};
+
 // Parses `text` as the one table of kind `kind` and moves the errors to the text's lines and
-// keys. `drop` tells which errors the caller checks itself.
-template <typename Drop>
+// keys. For a sink, the runtime's `source_names` are declared after the table.
 Result<Config> parse_one(ServiceKind kind, std::string_view text, std::string_view label,
                          std::string_view config_file, const SourceTypes& types,
-                         std::vector<ConfigError>* errors, Drop drop) {
+                         const std::vector<std::string>& source_names,
+                         std::vector<ConfigError>* errors) {
+  // Syntax first, on the text alone, so its line numbers are the text's own.
   SLUICE_ASSIGN_OR_RETURN(toml::table table, parse_table(text, label, errors));
   const bool sink = kind == ServiceKind::kSink;
   std::string document(sink ? kSinkPrefix : kSourcePrefix);
-  document += text;
+  std::string shown_label(label);
+  if (has_headers(table)) {
+    // [sub] or [[sub]] headers in the text would leave the service's table in the document;
+    // the same table with inline sub-tables stays in it (errors then count lines in that form).
+    document += write_table(table);
+    shown_label += " (written with inline tables)";
+  } else {
+    document += text;
+  }
+  SourceTypes with_existing = types;
+  if (sink) {
+    with_existing.add({std::string(kExistingSourceType),
+                       [](ConfigTable&) -> std::shared_ptr<const SourceSettings> {
+                         return std::make_shared<ExistingSourceSettings>();
+                       }});
+    for (const std::string& name : source_names) {
+      document +=
+          fmt::format("\n[[sources]]\nname = \"{}\"\ntype = \"{}\"\n", name, kExistingSourceType);
+    }
+  }
   std::vector<ConfigError> found;
-  Result<Config> parsed = parse_config(document, config_file, types, &found);
+  Result<Config> parsed = parse_config(document, config_file, with_existing, &found);
   const std::string table_key = sink ? "sinks[0]" : "sources[0]";
-  std::vector<ConfigError> kept;
   for (ConfigError& e : found) {
-    e.file = std::string(label);
+    e.file = shown_label;
     if (e.line > kPrefixLines) {
       e.line -= kPrefixLines;
     } else {  // at the table's header: a key that is missing from the text
@@ -96,34 +140,28 @@ Result<Config> parse_one(ServiceKind kind, std::string_view text, std::string_vi
     } else if (e.key.starts_with(table_key + ".")) {
       e.key = e.key.substr(table_key.size() + 1);
     }
-    if (!drop(e)) kept.push_back(std::move(e));
   }
-  if (parsed.ok() || !kept.empty()) {
-    const size_t tables = parsed.ok() ? (sink ? parsed->sinks.size() : parsed->sources.size()) : 1;
-    const size_t others = parsed.ok() ? (sink ? parsed->sources.size() : parsed->sinks.size()) : 0;
+  if (parsed.ok()) {
+    const size_t tables = sink ? parsed->sinks.size() : parsed->sources.size();
+    const size_t others =
+        sink ? parsed->sources.size() - source_names.size() : parsed->sinks.size();
     if (tables != 1 || others != 0) {
       ConfigError e;
       e.file = std::string(label);
       e.line = 1;
       e.column = 1;
-      e.message = fmt::format(
-          "expected the keys of one {} table, without [[sources]] or [[sinks]] headers",
-          service_kind_name(kind));
-      kept.push_back(std::move(e));
+      e.message =
+          fmt::format("expected the keys of one {} table, without [[sources]] or [[sinks]] headers",
+                      service_kind_name(kind));
+      found.push_back(std::move(e));
     }
   }
-  if (!kept.empty()) {
-    Status st = invalid_argument(format_errors(kept));
-    if (errors != nullptr) *errors = std::move(kept);
+  if (!found.empty()) {
+    Status st = invalid_argument(format_errors(found));
+    if (errors != nullptr) *errors = std::move(found);
     return st;
   }
-  if (!parsed.ok()) {  // every error was one the caller checks; parse again without them
-    // (parse_config fails as a whole, so the caller's own check decides; not reached for the
-    // errors dropped today, which leave the parsed sink intact).
-    return parsed.status();
-  }
   if (errors != nullptr) errors->clear();
-  (void)table;
   return parsed;
 }
 
@@ -163,6 +201,11 @@ bool service_text_has(std::string_view text, std::string_view key) {
   return table.ok() && table->contains(key);
 }
 
+bool service_text_has_headers(std::string_view text) {
+  Result<toml::table> table = parse_table(text, "settings", nullptr);
+  return table.ok() && has_headers(*table);
+}
+
 std::string settings_hash(std::string_view canonical_text) {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis
   for (const char c : canonical_text) {
@@ -175,9 +218,8 @@ std::string settings_hash(std::string_view canonical_text) {
 Result<SourceConfig> parse_source_text(std::string_view text, std::string_view label,
                                        std::string_view config_file, const SourceTypes& types,
                                        std::vector<ConfigError>* errors) {
-  SLUICE_ASSIGN_OR_RETURN(Config config,
-                          parse_one(ServiceKind::kSource, text, label, config_file, types, errors,
-                                    [](const ConfigError&) { return false; }));
+  SLUICE_ASSIGN_OR_RETURN(
+      Config config, parse_one(ServiceKind::kSource, text, label, config_file, types, {}, errors));
   return config.sources.front();
 }
 
@@ -185,35 +227,9 @@ Result<SinkConfig> parse_sink_text(std::string_view text, std::string_view label
                                    std::string_view config_file, const SourceTypes& types,
                                    const std::vector<std::string>& source_names,
                                    std::vector<ConfigError>* errors) {
-  // The document has no sources, so the parser refuses every name in `sources`; those errors
-  // are dropped and the names checked against the runtime's sources instead.
-  auto no_such_source = [](const ConfigError& e) {
-    return e.key == "sources" && e.message.starts_with("no source is named");
-  };
-  // parse_config fails as a whole when it reports an error, even one dropped here; so the
-  // sources key is taken out of the text for the parse and checked here.
-  SLUICE_ASSIGN_OR_RETURN(toml::table table, parse_table(text, label, errors));
-  std::vector<std::string> sources;
-  int sources_line = 1;
-  int sources_column = 1;
-  if (const toml::node* node = table.get("sources")) {
-    sources_line = static_cast<int>(node->source().begin.line);
-    sources_column = static_cast<int>(node->source().begin.column);
-    if (const toml::array* array = node->as_array()) {
-      for (const toml::node& element : *array) {
-        if (auto s = element.value<std::string>()) sources.push_back(*s);
-      }
-    }
-  }
-  SLUICE_ASSIGN_OR_RETURN(
-      Config config, parse_one(ServiceKind::kSink, text, label, config_file, types, errors,
-                               no_such_source)
-                         .status()
-                         .ok()
-                         ? Result<Config>(Config{})
-                         : Result<Config>(Config{}));
-  (void)config;
-  return internal_error("unreachable");
+  SLUICE_ASSIGN_OR_RETURN(Config config, parse_one(ServiceKind::kSink, text, label, config_file,
+                                                   types, source_names, errors));
+  return config.sinks.front();
 }
 
 }  // namespace sluice::runtime

@@ -37,6 +37,9 @@ Result<std::string> canonical_service_text(std::string_view text, std::string_vi
 // Whether the table text sets `key` (at its top level). False if it is not TOML.
 bool service_text_has(std::string_view text, std::string_view key);
 
+// Whether the table text has [sub] or [[sub]] headers (keys after them belong to the sub-table).
+bool service_text_has_headers(std::string_view text);
+
 // A stable hash of a table's canonical text (16 hex digits, FNV-1a 64): the state database's
 // seed_hash. Not a security measure; it tells whether the file's table changed.
 std::string settings_hash(std::string_view canonical_text);

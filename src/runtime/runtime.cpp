@@ -6,11 +6,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <shared_mutex>
+#include <sstream>
 #include <utility>
 
+#include "runtime/config_text.h"
 #include "runtime/units.h"
 
 namespace sluice::runtime {
@@ -267,6 +273,7 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   void wake() override { wake_sleep(); }
 
   // ---- the runtime's side -----------------------------------------------------------------
+  const std::vector<std::string>& streams() const { return streams_; }
   // A new instance starts from the durable cursors, not from where the last one read.
   void reset_readers() {
     readers_.clear();
@@ -349,51 +356,86 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Config& config, RuntimeOpti
 
   std::unique_ptr<Runtime> rt(new Runtime(config, options, std::move(store).value()));
   rt->series_ = std::move(series).value();
-  for (const SourceConfig& source : rt->config_.sources) {
-    const std::string meta = nlohmann::json{{"source", source.name}, {"type", source.type}}.dump();
-    Status ensured = rt->store_->ensure_stream(source.name, meta);
-    if (!ensured.ok()) {
-      return ensured.with_context("cannot create the store stream of source '" + source.name + "'");
-    }
-    auto slot = std::make_unique<Slot>(*rt->store_, *rt->series_, *options.clock, source);
-    slot->set_mode(source.enabled ? Mode::kIdle : Mode::kDisabled);
-    Result<std::unique_ptr<Source>> built = source.settings->create(source.name);
-    if (built.ok()) {
-      slot->set_instance(std::move(built).value());
-    } else {
-      spdlog::error("source '{}' ({}) cannot be created: {}", source.name, source.type,
-                    built.status().message());
-      slot->set_failure(Health{HealthState::kCritical, built.status().message()});
-    }
+  SLUICE_ASSIGN_OR_RETURN(Services services, rt->resolve_services());
+  // Sources first: a sink that takes every source reads the streams of those made here.
+  for (const SourceConfig& source : services.sources) {
+    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Slot> slot, rt->make_source_slot(source));
     rt->slots_.push_back(std::move(slot));
   }
-  for (const SinkConfig& sink : rt->config_.sinks) {
-    std::vector<std::string> streams = sink.sources;
-    if (streams.empty()) {
-      for (const SourceConfig& source : rt->config_.sources) streams.push_back(source.name);
-    }
-    // The cursors exist before any source runs, so nothing is deleted before the sink saw it.
-    for (const std::string& stream : streams) {
-      Status added = rt->store_->add_cursor(stream, sink.name, store::StartAt::kEarliest);
-      if (!added.ok()) {
-        return added.with_context("cannot create the cursor of sink '" + sink.name +
-                                  "' on stream '" + stream + "'");
-      }
-    }
-    auto slot = std::make_unique<SinkSlot>(*rt->store_, *rt->series_, *options.clock, sink,
-                                           std::move(streams));
-    slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
-    Result<std::unique_ptr<Sink>> built = sink.settings->create(sink.name);
-    if (built.ok()) {
-      slot->set_instance(std::move(built).value());
-    } else {
-      spdlog::error("sink '{}' ({}) cannot be created: {}", sink.name, sink.type,
-                    built.status().message());
-      slot->set_failure(Health{HealthState::kCritical, built.status().message()});
-    }
+  for (const SinkConfig& sink : services.sinks) {
+    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<SinkSlot> slot, rt->make_sink_slot(sink));
     rt->sink_slots_.push_back(std::move(slot));
   }
   return rt;
+}
+
+Result<std::unique_ptr<Runtime::Slot>> Runtime::make_source_slot(const SourceConfig& source) {
+  const std::string meta = nlohmann::json{{"source", source.name}, {"type", source.type}}.dump();
+  Status ensured = store_->ensure_stream(source.name, meta);
+  if (!ensured.ok()) {
+    return ensured.with_context("cannot create the store stream of source '" + source.name + "'");
+  }
+  auto slot = std::make_unique<Slot>(*store_, *series_, *options_.clock, source);
+  slot->set_mode(source.enabled ? Mode::kIdle : Mode::kDisabled);
+  Result<std::unique_ptr<Source>> built = source.settings->create(source.name);
+  if (built.ok()) {
+    slot->set_instance(std::move(built).value());
+  } else {
+    spdlog::error("source '{}' ({}) cannot be created: {}", source.name, source.type,
+                  built.status().message());
+    slot->set_failure(Health{HealthState::kCritical, built.status().message()});
+  }
+  return slot;
+}
+
+Result<std::unique_ptr<Runtime::SinkSlot>> Runtime::make_sink_slot(const SinkConfig& sink) {
+  std::vector<std::string> streams;
+  std::string missing;
+  if (sink.sources.empty()) {
+    streams = source_names();
+  } else {
+    // A source named here may have been removed through the API since the config file was
+    // written: its stream (and what is left in it) is still read if it exists.
+    for (const std::string& name : sink.sources) {
+      if (store_->has_stream(name)) {
+        streams.push_back(name);
+      } else {
+        missing += (missing.empty() ? "'" : ", '") + name + "'";
+      }
+    }
+  }
+  // The cursors exist before any source runs, so nothing is deleted before the sink saw it.
+  for (const std::string& stream : streams) {
+    Status added = store_->add_cursor(stream, sink.name, store::StartAt::kEarliest);
+    if (!added.ok()) {
+      return added.with_context("cannot create the cursor of sink '" + sink.name + "' on stream '" +
+                                stream + "'");
+    }
+  }
+  auto slot =
+      std::make_unique<SinkSlot>(*store_, *series_, *options_.clock, sink, std::move(streams));
+  slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
+  Result<std::unique_ptr<Sink>> built =
+      missing.empty()
+          ? sink.settings->create(sink.name)
+          : Result<std::unique_ptr<Sink>>(not_found(
+                "its sources key names " + missing +
+                ", which no longer exist (removed through the API?); change the sink's sources"));
+  if (built.ok()) {
+    slot->set_instance(std::move(built).value());
+  } else {
+    spdlog::error("sink '{}' ({}) cannot be created: {}", sink.name, sink.type,
+                  built.status().message());
+    slot->set_failure(Health{HealthState::kCritical, built.status().message()});
+  }
+  return slot;
+}
+
+std::vector<std::string> Runtime::source_names() const {
+  std::vector<std::string> names;
+  names.reserve(slots_.size());
+  for (const auto& slot : slots_) names.push_back(slot->name());
+  return names;
 }
 
 Runtime::Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store)
@@ -412,31 +454,35 @@ Status Runtime::start() {
     std::lock_guard rate_lock(rate_mu_);
     last_status_mono_ = options_.clock->monotonic();
   }
-  for (auto& slot : slots_) {
-    if (!slot->config().enabled) {
-      spdlog::info("source '{}' ({}) is disabled", slot->name(), slot->config().type);
-      continue;
-    }
-    if (slot->instance() == nullptr) continue;  // could not be created; logged by open()
-    slot->set_accepting(true);
-    slot->set_mode(Mode::kRunning);
-    Slot* s = slot.get();
-    slot->thread = std::thread([this, s] { run_source(*s); });
-  }
-  for (auto& slot : sink_slots_) {
-    if (!slot->config().enabled) {
-      spdlog::info("sink '{}' ({}) is disabled", slot->name(), slot->config().type);
-      continue;
-    }
-    if (slot->instance() == nullptr) continue;
-    slot->set_mode(Mode::kRunning);
-    SinkSlot* s = slot.get();
-    slot->thread = std::thread([this, s] { run_sink(*s); });
-  }
+  for (auto& slot : slots_) start_source(*slot);
+  for (auto& slot : sink_slots_) start_sink(*slot);
   if (config_.log.status_interval.count() > 0) {
     status_thread_ = std::jthread([this](const std::stop_token& stop) { run_status_logger(stop); });
   }
   return Status::ok_status();
+}
+
+void Runtime::start_source(Slot& slot) {
+  if (!slot.config().enabled) {
+    spdlog::info("source '{}' ({}) is disabled", slot.name(), slot.config().type);
+    return;
+  }
+  if (slot.instance() == nullptr) return;  // could not be created; logged when it was made
+  slot.set_accepting(true);
+  slot.set_mode(Mode::kRunning);
+  Slot* s = &slot;
+  slot.thread = std::thread([this, s] { run_source(*s); });
+}
+
+void Runtime::start_sink(SinkSlot& slot) {
+  if (!slot.config().enabled) {
+    spdlog::info("sink '{}' ({}) is disabled", slot.name(), slot.config().type);
+    return;
+  }
+  if (slot.instance() == nullptr) return;
+  slot.set_mode(Mode::kRunning);
+  SinkSlot* s = &slot;
+  slot.thread = std::thread([this, s] { run_sink(*s); });
 }
 
 std::chrono::nanoseconds Runtime::restart_delay(int failures, std::chrono::nanoseconds ran) {
@@ -507,6 +553,7 @@ void Runtime::run_source(Slot& slot) {
 void Runtime::run_sink(SinkSlot& slot) { supervise(slot, "sink"); }
 
 std::vector<SinkStatus> Runtime::sinks() const {
+  std::shared_lock lock(services_mu_);
   std::vector<SinkStatus> out;
   out.reserve(sink_slots_.size());
   for (const auto& slot : sink_slots_) out.push_back(slot->status());
@@ -514,6 +561,7 @@ std::vector<SinkStatus> Runtime::sinks() const {
 }
 
 Status Runtime::trigger_sink(std::string_view name) {
+  std::shared_lock lock(services_mu_);
   for (auto& slot : sink_slots_) {
     if (slot->name() != name) continue;
     const Mode mode = slot->mode_and_health().first;
@@ -582,6 +630,7 @@ Status Runtime::stop() {
 }
 
 std::vector<SourceStatus> Runtime::sources() const {
+  std::shared_lock lock(services_mu_);
   std::vector<SourceStatus> out;
   out.reserve(slots_.size());
   for (const auto& slot : slots_) out.push_back(slot->status());
@@ -611,8 +660,8 @@ std::string sink_summary(const std::vector<SinkStatus>& sinks) {
         value += "...";
       }
       const bool quote = value.find_first_of(" \t\"") != std::string::npos;
-      details += quote ? fmt::format(" {}=\"{}\"", d.name, value)
-                       : fmt::format(" {}={}", d.name, value);
+      details +=
+          quote ? fmt::format(" {}=\"{}\"", d.name, value) : fmt::format(" {}={}", d.name, value);
     }
     if (!details.empty()) out += fmt::format("; sink {}:{}", s.name, details);
   }
@@ -640,7 +689,8 @@ std::string Runtime::status_line() {
     std::lock_guard lock(rate_mu_);
     const int64_t now = options_.clock->monotonic();
     const int64_t elapsed = now - last_status_mono_;
-    if (elapsed > 0) {
+    // A source restarted by a change at run time counts from 0 again: no negative rate.
+    if (elapsed > 0 && samples >= last_status_samples_) {
       rate =
           static_cast<double>(samples - last_status_samples_) * 1e9 / static_cast<double>(elapsed);
     }
@@ -666,6 +716,468 @@ std::string Runtime::status_line() {
   line += fmt::format("; dropped {}", dropped);
   if (failed > 0) line += fmt::format(", failed appends {}", failed);
   return line + per_source + sink_summary(sinks());
+}
+
+// ---- Changes at run time ------------------------------------------------------------------
+
+namespace {
+
+// "2026-11-24T05:13:04.123Z".
+std::string utc_text(Timestamp ns) {
+  const int64_t secs = ns >= 0 ? ns / 1'000'000'000 : (ns - 999'999'999) / 1'000'000'000;
+  const int64_t ms = (ns - secs * 1'000'000'000) / 1'000'000;
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+std::string label_of(ServiceKind kind, std::string_view name) {
+  return fmt::format("settings of {} '{}'", service_kind_name(kind), name);
+}
+
+// The config file's text: the one given, else the file.
+std::optional<std::string> config_file_text(const Config& config, const RuntimeOptions& options) {
+  if (!options.config_text.empty()) return options.config_text;
+  if (config.file.empty()) return std::nullopt;
+  std::ifstream in(config.file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return text.str();
+}
+
+}  // namespace
+
+std::string Runtime::now_text() const { return utc_text(options_.clock->now()); }
+
+Result<Runtime::Services> Runtime::resolve_services() {
+  Services out{config_.sources, config_.sinks};
+  const std::optional<std::string> text = config_file_text(config_, options_);
+  if (!text) {
+    spdlog::warn(
+        "cannot read the config file '{}': services run as it was parsed, and changes at run "
+        "time are not kept",
+        config_.file);
+    return out;
+  }
+  Result<std::vector<ServiceTable>> tables = service_tables(*text, config_.file);
+  if (!tables.ok()) {
+    spdlog::warn("the config file's services cannot be kept in the state database: {}",
+                 tables.status().message());
+    return out;
+  }
+  StateDb& db = series_->db();
+  SLUICE_ASSIGN_OR_RETURN(std::vector<ServiceRow> rows, db.services());
+  std::map<std::pair<ServiceKind, std::string>, ServiceRow> stored;
+  for (ServiceRow& row : rows) stored[{row.kind, row.name}] = std::move(row);
+  std::map<std::pair<ServiceKind, std::string>, std::string> file_text;
+  for (ServiceTable& t : *tables) file_text[{t.kind, t.name}] = std::move(t.text);
+  const std::string now = now_text();
+
+  // What to run for one service of the file: its config, or the state database's settings.
+  // Returns false if it must not run (removed through the API).
+  auto merge = [&](ServiceKind kind, const std::string& name, const std::string& type, bool enabled,
+                   auto& config, auto parse) -> Result<bool> {
+    const auto key = std::make_pair(kind, name);
+    auto ft = file_text.find(key);
+    if (ft == file_text.end()) return true;  // not written as a table (not expected)
+    const std::string hash = settings_hash(ft->second);
+    auto it = stored.find(key);
+    if (it == stored.end()) {
+      SLUICE_RETURN_IF_ERROR(db.put_service(ServiceRow{kind, name, type, enabled, ft->second,
+                                                       ServiceOrigin::kConfig, now, hash, false}));
+      return true;
+    }
+    ServiceRow row = it->second;
+    const bool file_changed = row.seed_hash != hash;
+    if (row.deleted) {
+      if (file_changed) {
+        spdlog::info(
+            "{} '{}' was removed through the API at {}; the config file's table for it is not "
+            "used",
+            service_kind_name(kind), name, row.updated_at);
+        row.seed_hash = hash;
+        SLUICE_RETURN_IF_ERROR(db.put_service(row));
+      }
+      return false;
+    }
+    if (row.origin == ServiceOrigin::kConfig) {
+      if (file_changed) {
+        spdlog::info("{} '{}': its table in the config file changed; the new settings are used",
+                     service_kind_name(kind), name);
+        SLUICE_RETURN_IF_ERROR(db.put_service(ServiceRow{
+            kind, name, type, enabled, ft->second, ServiceOrigin::kConfig, now, hash, false}));
+      }
+      return true;
+    }
+    // Changed through the API: its stored settings win over the file.
+    if (file_changed) {
+      spdlog::info(
+          "service '{}': using the settings changed through the API at {}; the config file's "
+          "table for it is not used (it changed since)",
+          name, row.updated_at);
+      row.seed_hash = hash;  // said once per change of the file
+      SLUICE_RETURN_IF_ERROR(db.put_service(row));
+    }
+    auto parsed = parse(row.settings, label_of(kind, name));
+    if (parsed.ok()) {
+      config = std::move(parsed).value();
+    } else {
+      spdlog::error(
+          "{} '{}': the settings changed through the API at {} cannot be used ({}); running it "
+          "with the config file's table",
+          service_kind_name(kind), name, row.updated_at, parsed.status().message());
+    }
+    return true;
+  };
+
+  std::vector<SourceConfig> sources;
+  for (SourceConfig& source : out.sources) {
+    SLUICE_ASSIGN_OR_RETURN(
+        bool keep,
+        merge(ServiceKind::kSource, source.name, source.type, source.enabled, source,
+              [this](std::string_view t, std::string_view l) { return parse_source(t, l); }));
+    if (keep) sources.push_back(std::move(source));
+  }
+  // Rows the file does not have: services added through the API run; a 'config' row whose
+  // table left the file is forgotten.
+  std::vector<ServiceRow> api_sinks;
+  for (auto& [key, row] : stored) {
+    if (row.deleted || file_text.contains(key)) continue;
+    if (row.origin == ServiceOrigin::kConfig) {
+      spdlog::info("{} '{}' is no longer in the config file", service_kind_name(row.kind),
+                   row.name);
+      SLUICE_RETURN_IF_ERROR(db.erase_service(row.kind, row.name));
+      continue;
+    }
+    if (row.kind == ServiceKind::kSink) {
+      api_sinks.push_back(row);
+      continue;
+    }
+    Result<SourceConfig> parsed = parse_source(row.settings, label_of(row.kind, row.name));
+    if (!parsed.ok()) {
+      spdlog::error("source '{}' (added through the API at {}) cannot be used: {}", row.name,
+                    row.updated_at, parsed.status().message());
+      continue;
+    }
+    sources.push_back(std::move(parsed).value());
+  }
+  out.sources = std::move(sources);
+
+  std::vector<std::string> names;
+  for (const SourceConfig& source : out.sources) names.push_back(source.name);
+  auto parse_sink_for_open = [&](std::string_view t, std::string_view l) -> Result<SinkConfig> {
+    if (options_.types == nullptr) {
+      return failed_precondition("the runtime was opened without the service types");
+    }
+    return parse_sink_text(t, l, config_.file, *options_.types, names);
+  };
+  std::vector<SinkConfig> sinks;
+  for (SinkConfig& sink : out.sinks) {
+    SLUICE_ASSIGN_OR_RETURN(bool keep, merge(ServiceKind::kSink, sink.name, sink.type, sink.enabled,
+                                             sink, parse_sink_for_open));
+    if (keep) sinks.push_back(std::move(sink));
+  }
+  for (const ServiceRow& row : api_sinks) {
+    Result<SinkConfig> parsed = parse_sink_for_open(row.settings, label_of(row.kind, row.name));
+    if (!parsed.ok()) {
+      spdlog::error("sink '{}' (added through the API at {}) cannot be used: {}", row.name,
+                    row.updated_at, parsed.status().message());
+      continue;
+    }
+    sinks.push_back(std::move(parsed).value());
+  }
+  out.sinks = std::move(sinks);
+  persist_ = true;
+  return out;
+}
+
+Result<SourceConfig> Runtime::parse_source(std::string_view text, std::string_view label) const {
+  if (options_.types == nullptr) {
+    return failed_precondition("the runtime was opened without the service types");
+  }
+  return parse_source_text(text, label, config_.file, *options_.types);
+}
+
+Result<SinkConfig> Runtime::parse_sink(std::string_view text, std::string_view label) const {
+  if (options_.types == nullptr) {
+    return failed_precondition("the runtime was opened without the service types");
+  }
+  return parse_sink_text(text, label, config_.file, *options_.types, source_names());
+}
+
+Status Runtime::check_changeable() const {
+  if (stopped_) return failed_precondition("the runtime is stopped; nothing can be changed");
+  if (!persist_ || options_.types == nullptr) {
+    return failed_precondition(
+        "changes at run time are off: the runtime has no config file text to seed the state "
+        "database with, or no service types (RuntimeOptions config_text / types)");
+  }
+  return Status::ok_status();
+}
+
+Result<std::pair<ServiceKind, size_t>> Runtime::find_service(std::string_view name) const {
+  std::optional<std::pair<ServiceKind, size_t>> found;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i]->name() == name) found = {ServiceKind::kSource, i};
+  }
+  for (size_t i = 0; i < sink_slots_.size(); ++i) {
+    if (sink_slots_[i]->name() != name) continue;
+    if (found) {
+      return invalid_argument("both a source and a sink are named '" + std::string(name) +
+                              "'; rename one of them in the config file to change it");
+    }
+    found = {ServiceKind::kSink, i};
+  }
+  if (!found) {
+    std::vector<std::string> names = source_names();
+    for (const auto& slot : sink_slots_) names.push_back(slot->name());
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+    return not_found("no source or sink is named '" + std::string(name) + "'; there are " +
+                     (list.empty() ? std::string("none") : list));
+  }
+  return *found;
+}
+
+Result<ServiceRow> Runtime::stored_row(ServiceKind kind, const std::string& name) const {
+  SLUICE_ASSIGN_OR_RETURN(std::optional<ServiceRow> row, series_->db().service(kind, name));
+  if (!row || row->deleted) {
+    return internal_error(std::string(service_kind_name(kind)) + " '" + name +
+                          "' runs but has no row in the state database");
+  }
+  return *row;
+}
+
+Status Runtime::replace_source(size_t index, const std::optional<SourceConfig>& config) {
+  Slot& old = *slots_[index];
+  old.request_stop();
+  if (old.thread.joinable()) {
+    old.stop_instance();
+    old.thread.join();
+  }
+  if (!config) {
+    std::unique_lock lock(services_mu_);
+    slots_.erase(slots_.begin() + static_cast<ptrdiff_t>(index));
+    return Status::ok_status();
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Slot> slot, make_source_slot(*config));
+  Slot& fresh = *slot;
+  {
+    std::unique_lock lock(services_mu_);
+    slots_[index] = std::move(slot);
+  }
+  if (started_) start_source(fresh);
+  return Status::ok_status();
+}
+
+Status Runtime::replace_sink(size_t index, const std::optional<SinkConfig>& config) {
+  SinkSlot& old = *sink_slots_[index];
+  old.request_stop();
+  if (old.thread.joinable()) {
+    old.stop_instance();
+    old.thread.join();
+  }
+  if (!config) {
+    std::unique_lock lock(services_mu_);
+    sink_slots_.erase(sink_slots_.begin() + static_cast<ptrdiff_t>(index));
+    return Status::ok_status();
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<SinkSlot> slot, make_sink_slot(*config));
+  SinkSlot& fresh = *slot;
+  {
+    std::unique_lock lock(services_mu_);
+    sink_slots_[index] = std::move(slot);
+  }
+  if (started_) start_sink(fresh);
+  return Status::ok_status();
+}
+
+Status Runtime::set_enabled(std::string_view name, bool enabled) {
+  std::lock_guard lock(control_mu_);
+  SLUICE_RETURN_IF_ERROR(check_changeable());
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_service(name));
+  const auto [kind, index] = found;
+  SLUICE_ASSIGN_OR_RETURN(ServiceRow row, stored_row(kind, std::string(name)));
+  if (row.enabled == enabled) return Status::ok_status();  // nothing to change
+  SLUICE_ASSIGN_OR_RETURN(std::string text, canonical_service_text(row.settings, {}, enabled));
+  row.settings = text;
+  row.enabled = enabled;
+  row.origin = ServiceOrigin::kApi;
+  row.updated_at = now_text();
+  if (kind == ServiceKind::kSource) {
+    SLUICE_ASSIGN_OR_RETURN(SourceConfig config, parse_source(text, label_of(kind, name)));
+    SLUICE_RETURN_IF_ERROR(series_->db().put_service(row));
+    spdlog::info("source '{}' {} through the API", name, enabled ? "enabled" : "disabled");
+    return replace_source(index, config);
+  }
+  SLUICE_ASSIGN_OR_RETURN(SinkConfig config, parse_sink(text, label_of(kind, name)));
+  SLUICE_RETURN_IF_ERROR(series_->db().put_service(row));
+  spdlog::info("sink '{}' {} through the API", name, enabled ? "enabled" : "disabled");
+  return replace_sink(index, config);
+}
+
+Status Runtime::update_settings(std::string_view name, std::string_view toml_text) {
+  std::lock_guard lock(control_mu_);
+  SLUICE_RETURN_IF_ERROR(check_changeable());
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_service(name));
+  const auto [kind, index] = found;
+  SLUICE_ASSIGN_OR_RETURN(ServiceRow row, stored_row(kind, std::string(name)));
+  // The keys left out (name, type, enabled) are added after the text, so that the line numbers
+  // of errors are those of the text as given; before it if the text has [sub] headers (the keys
+  // would fall into the last sub-table; such a text is parsed in its inline form anyway).
+  std::string missing;
+  if (!service_text_has(toml_text, "name")) missing += fmt::format("name = \"{}\"\n", name);
+  if (!service_text_has(toml_text, "type")) missing += fmt::format("type = \"{}\"\n", row.type);
+  if (!service_text_has(toml_text, "enabled")) {
+    missing += fmt::format("enabled = {}\n", row.enabled ? "true" : "false");
+  }
+  std::string text(toml_text);
+  if (!text.empty() && text.back() != '\n') text.push_back('\n');
+  text = service_text_has_headers(toml_text) ? missing + text : text + missing;
+  const std::string label = label_of(kind, name);
+  std::string parsed_name;
+  std::string parsed_type;
+  bool parsed_enabled = true;
+  std::optional<SourceConfig> source;
+  std::optional<SinkConfig> sink;
+  if (kind == ServiceKind::kSource) {
+    SLUICE_ASSIGN_OR_RETURN(source, parse_source(text, label));
+    parsed_name = source->name;
+    parsed_type = source->type;
+    parsed_enabled = source->enabled;
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(sink, parse_sink(text, label));
+    parsed_name = sink->name;
+    parsed_type = sink->type;
+    parsed_enabled = sink->enabled;
+  }
+  if (parsed_name != name) {
+    return invalid_argument(fmt::format(
+        "{}: key 'name': the name cannot change (it names the {}'s {} in the store); remove "
+        "'{}' and add '{}' instead",
+        label, service_kind_name(kind), kind == ServiceKind::kSource ? "stream" : "cursors", name,
+        parsed_name));
+  }
+  if (parsed_type != row.type) {
+    return invalid_argument(fmt::format(
+        "{}: key 'type': the type cannot change from '{}' to '{}'; remove the {} and add a new "
+        "one",
+        label, row.type, parsed_type, service_kind_name(kind)));
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::string canonical, canonical_service_text(text));
+  row.settings = canonical;
+  row.enabled = parsed_enabled;
+  row.origin = ServiceOrigin::kApi;
+  row.updated_at = now_text();
+  SLUICE_RETURN_IF_ERROR(series_->db().put_service(row));
+  spdlog::info("{} '{}': new settings through the API; restarting it", service_kind_name(kind),
+               name);
+  return kind == ServiceKind::kSource ? replace_source(index, source) : replace_sink(index, sink);
+}
+
+Status Runtime::add_service(ServiceKind kind, std::string_view toml_text) {
+  std::lock_guard lock(control_mu_);
+  SLUICE_RETURN_IF_ERROR(check_changeable());
+  const std::string label = fmt::format("settings of the new {}", service_kind_name(kind));
+  std::optional<SourceConfig> source;
+  std::optional<SinkConfig> sink;
+  std::string name;
+  std::string type;
+  bool enabled = true;
+  if (kind == ServiceKind::kSource) {
+    SLUICE_ASSIGN_OR_RETURN(source, parse_source(toml_text, label));
+    name = source->name;
+    type = source->type;
+    enabled = source->enabled;
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(sink, parse_sink(toml_text, label));
+    name = sink->name;
+    type = sink->type;
+    enabled = sink->enabled;
+  }
+  if (Result<std::pair<ServiceKind, size_t>> taken = find_service(name);
+      taken.ok() || taken.status().code() != Code::kNotFound) {
+    return Status(Code::kAlreadyExists,
+                  fmt::format("{}: key 'name': a {} named '{}' exists; choose another name", label,
+                              taken.ok() ? service_kind_name(taken->first) : "service", name));
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::string canonical, canonical_service_text(toml_text));
+  // A tombstone of the same name is replaced; its seed_hash is kept so that the file's table of
+  // that name (if any) is not reported as changed.
+  SLUICE_ASSIGN_OR_RETURN(std::optional<ServiceRow> old, series_->db().service(kind, name));
+  SLUICE_RETURN_IF_ERROR(series_->db().put_service(
+      ServiceRow{kind, name, type, enabled, canonical, ServiceOrigin::kApi, now_text(),
+                 old ? old->seed_hash : std::string(), false}));
+  spdlog::info("{} '{}' ({}) added through the API", service_kind_name(kind), name, type);
+  if (kind == ServiceKind::kSink) {
+    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<SinkSlot> slot, make_sink_slot(*sink));
+    SinkSlot& fresh = *slot;
+    {
+      std::unique_lock services_lock(services_mu_);
+      sink_slots_.push_back(std::move(slot));
+    }
+    if (started_) start_sink(fresh);
+    return Status::ok_status();
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Slot> slot, make_source_slot(*source));
+  Slot& fresh = *slot;
+  {
+    std::unique_lock services_lock(services_mu_);
+    slots_.push_back(std::move(slot));
+  }
+  if (started_) start_source(fresh);
+  // The sinks that take every source now take this one too.
+  for (size_t i = 0; i < sink_slots_.size(); ++i) {
+    if (!sink_slots_[i]->config().sources.empty()) continue;
+    const SinkConfig config = sink_slots_[i]->config();
+    SLUICE_RETURN_IF_ERROR(replace_sink(i, config));
+  }
+  return Status::ok_status();
+}
+
+Status Runtime::remove_service(std::string_view name) {
+  std::lock_guard lock(control_mu_);
+  SLUICE_RETURN_IF_ERROR(check_changeable());
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_service(name));
+  const auto [kind, index] = found;
+  if (kind == ServiceKind::kSource) {
+    for (const auto& slot : sink_slots_) {
+      const auto& from = slot->config().sources;
+      if (std::find(from.begin(), from.end(), name) != from.end()) {
+        return failed_precondition(fmt::format(
+            "sink '{}' takes data from source '{}' (its sources key); change that sink first",
+            slot->name(), name));
+      }
+    }
+  }
+  SLUICE_ASSIGN_OR_RETURN(ServiceRow row, stored_row(kind, std::string(name)));
+  row.deleted = true;
+  row.origin = ServiceOrigin::kApi;
+  row.updated_at = now_text();
+  SLUICE_RETURN_IF_ERROR(series_->db().put_service(row));
+  spdlog::info("{} '{}' removed through the API", service_kind_name(kind), name);
+  if (kind == ServiceKind::kSource) return replace_source(index, std::nullopt);
+  const std::vector<std::string> streams = sink_slots_[index]->streams();
+  SLUICE_RETURN_IF_ERROR(replace_sink(index, std::nullopt));
+  // Its cursors would keep the store from freeing what it held for the sink.
+  for (const std::string& stream : streams) {
+    Status removed = store_->remove_cursor(stream, name);
+    if (!removed.ok() && removed.code() != Code::kNotFound) {
+      return removed.with_context("removing the cursor of sink '" + std::string(name) +
+                                  "' on stream '" + stream + "'");
+    }
+  }
+  return Status::ok_status();
+}
+
+Result<ServiceRow> Runtime::service_row(std::string_view name) const {
+  std::lock_guard lock(control_mu_);
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_service(name));
+  return stored_row(found.first, std::string(name));
 }
 
 }  // namespace sluice::runtime

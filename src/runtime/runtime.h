@@ -12,8 +12,15 @@
 // same settings) after a back-off that doubles from 1 s to 60 s, and starts again at 1 s once an
 // instance ran for a minute: one policy for all services, in Runtime::restart_delay().
 //
+// Services can be changed while it runs (the REST API): enabled or disabled, given new settings,
+// added or removed. Each change is written to the state database first (the `services` table,
+// runtime/state_db.h) and survives a restart; the config file seeds that table and updates the
+// services that were not changed through the API (docs/configuration.md, "Changes made at run
+// time").
+//
 // Thread safety: open(), start() and stop() are called by one controlling thread; sources(),
-// status_line() and store() may be called from any thread while the runtime runs.
+// sinks(), status_line(), trigger_sink(), the changes at run time and store() may be called
+// from any thread while the runtime runs (the changes are serialized with start() and stop()).
 #pragma once
 
 #include <atomic>
@@ -21,6 +28,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -33,6 +42,7 @@
 #include "runtime/series_registry.h"
 #include "runtime/service.h"
 #include "runtime/sink.h"
+#include "runtime/state_db.h"
 #include "store/store.h"
 
 namespace sluice::runtime {
@@ -43,6 +53,14 @@ struct RuntimeOptions {
   // The state database's path; empty: state.db in the store's directory (":memory:" when the
   // store runs on a test file system).
   std::string state_db;
+  // The config file's text, which seeds the state database's services table; empty: read from
+  // config.file. When neither can be read, the services run as `config` says and changes at run
+  // time are refused (there is no table text to keep).
+  std::string config_text;
+  // The service types, to build services whose settings come from the state database (changed or
+  // added through the API). Must outlive the runtime. Null: changes at run time are refused, and
+  // services changed through the API earlier run from the config file's table (an error says so).
+  const SourceTypes* types = nullptr;
 };
 
 // One source as the status screen shows it.
@@ -74,9 +92,11 @@ struct SinkStatus {
 
 class Runtime {
  public:
-  // Opens the store (recovering it if needed), ensures one stream per configured source
-  // (meta {"source": name, "type": type}) and builds the sources. Starts nothing yet. Fails only
-  // if the store cannot be opened or written; a source that cannot be built is kept, CRITICAL.
+  // Opens the store (recovering it if needed) and the state database, merges the config's
+  // services with the ones kept there (seeding it; see state_db.h), ensures one stream per
+  // source (meta {"source": name, "type": type}) and builds the services. Starts nothing yet.
+  // Fails only if the store or the state database cannot be opened or written; a service that
+  // cannot be built is kept, CRITICAL.
   static Result<std::unique_ptr<Runtime>> open(const Config& config, RuntimeOptions options = {});
   ~Runtime();  // stop() if still running
   Runtime(const Runtime&) = delete;
@@ -99,6 +119,32 @@ class Runtime {
   // One line: samples/s in since the previous call, store size, bytes per sample, drops, any
   // service that is not healthy, and each sink's details in a compact form.
   std::string status_line();
+
+  // ---- Changes at run time (the REST API) -------------------------------------------------
+  // Each is written to the state database before it takes effect, survives a restart, and from
+  // then on wins over the config file's table for that service. A name means the source or sink
+  // of that name (an error if both exist). Allowed before start() and while running, not after
+  // stop(); refused without RuntimeOptions::types or the config file's text.
+
+  // Disables (stops) or enables (starts) the service, and keeps it so.
+  Status set_enabled(std::string_view name, bool enabled);
+  // Gives the service new settings: `toml_text` holds the keys of its table as in the config file
+  // (name and type may be left out, and cannot change; without `enabled` it stays as it is).
+  // Checked by the config parser: on an error nothing changes and the message names the line and
+  // key in toml_text (kInvalidArgument). Then the service restarts with the new settings.
+  Status update_settings(std::string_view name, std::string_view toml_text);
+  // Adds a service from its table's text (name and type required; the name must not be used by
+  // any source or sink) and starts it if enabled. A new source's data is also taken by the sinks
+  // that take every source (they restart to read its stream).
+  Status add_service(ServiceKind kind, std::string_view toml_text);
+  // Stops and removes the service. A tombstone stays in the state database so that the config
+  // file does not bring it back. A source's stream and data stay in the store; a sink's cursors
+  // are removed (the store may then free what it kept for it). A source that a sink names in its
+  // `sources` cannot be removed before that sink is changed.
+  Status remove_service(std::string_view name);
+  // The state database's row of the service (settings text, origin, updated_at).
+  Result<ServiceRow> service_row(std::string_view name) const;
+
   store::Store& store() { return *store_; }
   SeriesRegistry& series() { return *series_; }
 
@@ -106,6 +152,32 @@ class Runtime {
   class Slot;
   class SinkSlot;
   Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store);
+
+  // The services to run: the config file's, merged with the state database's services table
+  // (seeding it). Sets persist_.
+  struct Services {
+    std::vector<SourceConfig> sources;
+    std::vector<SinkConfig> sinks;
+  };
+  Result<Services> resolve_services();
+  // A slot for the service (its stream or cursors created), with an instance or a failure.
+  Result<std::unique_ptr<Slot>> make_source_slot(const SourceConfig& source);
+  Result<std::unique_ptr<SinkSlot>> make_sink_slot(const SinkConfig& sink);
+  void start_source(Slot& slot);
+  void start_sink(SinkSlot& slot);
+  // For the changes at run time; called with control_mu_ held.
+  Status check_changeable() const;
+  Result<std::pair<ServiceKind, size_t>> find_service(std::string_view name) const;
+  Result<ServiceRow> stored_row(ServiceKind kind, const std::string& name) const;
+  Result<SourceConfig> parse_source(std::string_view text, std::string_view label) const;
+  Result<SinkConfig> parse_sink(std::string_view text, std::string_view label) const;
+  // Stops the slot at `index` and puts a new one from `config` in its place (started if the
+  // runtime runs and it is enabled); without config, removes it.
+  Status replace_source(size_t index, const std::optional<SourceConfig>& config);
+  Status replace_sink(size_t index, const std::optional<SinkConfig>& config);
+  std::vector<std::string> source_names() const;
+  std::string now_text() const;  // the clock's now, ISO-8601 UTC
+
   void run_source(Slot& slot);
   void run_sink(SinkSlot& slot);
   template <typename SlotT>
@@ -117,12 +189,16 @@ class Runtime {
   RuntimeOptions options_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<SeriesRegistry> series_;
+  // The vectors change only with control_mu_ and services_mu_ (exclusive) held; readers from
+  // other threads hold services_mu_ shared, the controlling thread holds control_mu_.
+  mutable std::shared_mutex services_mu_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<SinkSlot>> sink_slots_;
+  bool persist_ = false;  // the services table is in use (set by open)
 
-  std::mutex control_mu_;  // serializes start() and stop()
-  bool started_ = false;   // guarded by control_mu_
-  bool stopped_ = false;   // guarded by control_mu_
+  mutable std::mutex control_mu_;  // serializes start(), stop() and the changes at run time
+  bool started_ = false;           // guarded by control_mu_
+  bool stopped_ = false;           // guarded by control_mu_
   std::jthread status_thread_;
   std::mutex status_wait_mu_;
   std::condition_variable_any status_wait_;

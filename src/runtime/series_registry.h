@@ -28,6 +28,8 @@ class SeriesRegistry {
   Status update(const std::vector<SeriesMeta>& meta, std::string_view source);
   std::optional<SeriesMeta> find(std::string_view name) const;
   size_t size() const;
+  // The state database it keeps the metadata in (the runtime keeps its services there too).
+  StateDb& db() { return *db_; }
 
  private:
   explicit SeriesRegistry(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}

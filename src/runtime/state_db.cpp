@@ -195,8 +195,8 @@ Result<std::vector<SeriesMeta>> StateDb::all_series() const {
 Status StateDb::put_service(const ServiceRow& row) {
   std::lock_guard lock(mu_);
   Stmt s(db_, (std::string("INSERT OR REPLACE INTO services(") + kServiceColumns +
-              ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
-                 .c_str());
+               ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+                  .c_str());
   if (!s.ok()) return sqlite_error(db_, "state database: store service");
   s.bind(1, std::string_view(service_kind_name(row.kind)));
   s.bind(2, row.name);
@@ -216,26 +216,26 @@ Status StateDb::put_service(const ServiceRow& row) {
 
 Result<std::optional<ServiceRow>> StateDb::service(ServiceKind kind, std::string_view name) const {
   std::lock_guard lock(mu_);
-  Stmt s(db_, (std::string("SELECT ") + kServiceColumns +
-               " FROM services WHERE kind = ?1 AND name = ?2")
-                  .c_str());
+  Stmt s(db_,
+         (std::string("SELECT ") + kServiceColumns + " FROM services WHERE kind = ?1 AND name = ?2")
+             .c_str());
   if (!s.ok()) return sqlite_error(db_, "state database: read service");
   s.bind(1, std::string_view(service_kind_name(kind)));
   s.bind(2, name);
   const int rc = sqlite3_step(s.get());
   if (rc == SQLITE_DONE) return std::optional<ServiceRow>();
   if (rc != SQLITE_ROW) {
-    return sqlite_error(db_, std::string("state database: read ") + service_kind_name(kind) +
-                                 " '" + std::string(name) + "'");
+    return sqlite_error(db_, std::string("state database: read ") + service_kind_name(kind) + " '" +
+                                 std::string(name) + "'");
   }
   return std::optional<ServiceRow>(row_to_service(s));
 }
 
 Result<std::vector<ServiceRow>> StateDb::services() const {
   std::lock_guard lock(mu_);
-  Stmt s(db_, (std::string("SELECT ") + kServiceColumns +
-               " FROM services ORDER BY kind = 'sink', name")
-                  .c_str());
+  Stmt s(db_,
+         (std::string("SELECT ") + kServiceColumns + " FROM services ORDER BY kind = 'sink', name")
+             .c_str());
   if (!s.ok()) return sqlite_error(db_, "state database: list services");
   std::vector<ServiceRow> out;
   int rc = SQLITE_ROW;

@@ -25,7 +25,8 @@
 // - deleted: a tombstone of a service removed through the API, so that the file does not bring
 //   it back at the next start. Adding a service of that name through the API replaces it.
 // The key is (kind, name) and not the name alone because the file allows a source and a sink of
-// the same name (names are unique among each kind).
+// the same name (names are unique among each kind). For operators: docs/configuration.md,
+// "Changes made at run time".
 //
 // Thread safety: every method may be called from any thread (one connection behind a mutex).
 #pragma once

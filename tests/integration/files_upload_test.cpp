@@ -258,10 +258,11 @@ TEST(FilesUploadTest, DetailsShowFailedAndPendingDuringAnOutageThenUploadedAndLa
   auto rt = Runtime::open(config);
   ASSERT_TRUE(rt.ok());
   std::vector<std::string> names;
-  for (const runtime::SinkDetail& d : (*rt)->sinks()[0].details) names.push_back(d.name);
-  EXPECT_THAT(names, ::testing::ElementsAre("files_pending", "files_uploaded", "files_delivered",
-                                            "files_failed", "rows_delivered", "last_upload",
-                                            "last_error"));
+  const std::vector<runtime::SinkStatus> sinks = (*rt)->sinks();
+  for (const runtime::SinkDetail& d : sinks[0].details) names.push_back(d.name);
+  EXPECT_THAT(
+      names, ::testing::ElementsAre("files_pending", "files_uploaded", "files_delivered",
+                                    "files_failed", "rows_delivered", "last_upload", "last_error"));
   EXPECT_EQ(detail(**rt, "files_failed"), "0");
   EXPECT_EQ(detail(**rt, "last_upload"), "");
   ASSERT_TRUE((*rt)->start().ok());
@@ -285,8 +286,8 @@ TEST(FilesUploadTest, DetailsShowFailedAndPendingDuringAnOutageThenUploadedAndLa
     return detail_count(**rt, "files_uploaded") >= 2 && detail(**rt, "files_pending") == "0";
   }));
   const std::string last_upload = detail(**rt, "last_upload");
-  EXPECT_THAT(last_upload, ::testing::MatchesRegex(
-                               "20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]+\\.[0-9]{3}Z"));
+  EXPECT_THAT(last_upload,
+              ::testing::MatchesRegex("20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]+\\.[0-9]{3}Z"));
   EXPECT_THAT(detail(**rt, "last_error"), HasSubstr("HTTP 503")) << "the last error is kept";
   EXPECT_THAT((*rt)->status_line(), HasSubstr("last_upload=" + last_upload.substr(0, 10)));
   ASSERT_TRUE((*rt)->stop().ok());

@@ -5,11 +5,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <thread>
 
 #include "cli/builtin_sources.h"
+#include "fixtures/test_support.h"
 #include "io/mem_env.h"
 #include "runtime/config.h"
 
@@ -62,8 +65,64 @@ class FlakySettings final : public SourceSettings {
   }
 };
 
+// A source that only waits for its stop (its settings: none).
+class IdleSource final : public Source {
+ public:
+  using Source::Source;
+  std::string_view type() const override { return "idle"; }
+  Status start(SourceContext& ctx) override {
+    set_health(HealthState::kHealthy);
+    while (ctx.sleep_until(ctx.clock().monotonic() + 3'600'000'000'000)) {
+    }
+    return Status::ok_status();
+  }
+};
+class IdleSettings final : public SourceSettings {
+ public:
+  std::string summary() const override { return "waits"; }
+  Result<std::unique_ptr<Source>> create(const std::string& name) const override {
+    return std::unique_ptr<Source>(std::make_unique<IdleSource>(name));
+  }
+};
+
+// A sink that delivers nothing and shows its `label` setting in its details, so a test sees
+// which settings the running instance was built from.
+class RecorderSink final : public Sink {
+ public:
+  RecorderSink(std::string name, std::string label)
+      : Sink(std::move(name)), label_(std::move(label)) {}
+  std::string_view type() const override { return "recorder"; }
+  Status start(SinkContext& ctx) override {
+    set_health(HealthState::kHealthy);
+    while (ctx.sleep_until(ctx.clock().monotonic() + 3'600'000'000'000)) {
+    }
+    return Status::ok_status();
+  }
+  SinkDetails details() const override { return {{"label", label_}, {"nothing", ""}}; }
+
+ private:
+  const std::string label_;
+};
+class RecorderSettings final : public SinkSettings {
+ public:
+  explicit RecorderSettings(std::string label) : label_(std::move(label)) {}
+  std::string summary() const override { return "records"; }
+  Result<std::unique_ptr<Sink>> create(const std::string& name) const override {
+    return std::unique_ptr<Sink>(std::make_unique<RecorderSink>(name, label_));
+  }
+
+ private:
+  const std::string label_;
+};
+
 SourceTypes test_types() {
   SourceTypes types = cli::builtin_source_types();
+  types.add({"idle", [](ConfigTable&) -> std::shared_ptr<const SourceSettings> {
+               return std::make_shared<IdleSettings>();
+             }});
+  types.add_sink({"recorder", [](ConfigTable& t) -> std::shared_ptr<const SinkSettings> {
+                    return std::make_shared<RecorderSettings>(t.string("label", "none"));
+                  }});
   types.add({"flaky", [](ConfigTable&) -> std::shared_ptr<const SourceSettings> {
                return std::make_shared<FlakySettings>();
              }});
@@ -224,6 +283,323 @@ TEST(RuntimeTest, StatusLineReportsRateSizeAndDrops) {
   EXPECT_THAT(line, HasSubstr("B/sample"));
   EXPECT_THAT(line, HasSubstr("dropped 0"));
   ASSERT_TRUE((*rt)->stop().ok());
+}
+
+TEST(RuntimeTest, SinkDetailsReachTheSinkStatusAndTheStatusLine) {
+  MemEnv env;
+  Result<std::unique_ptr<Runtime>> rt = Runtime::open(parse(R"(
+[store]
+dir = "data"
+[log]
+status_interval = 0
+[[sources]]
+name = "a"
+type = "idle"
+[[sinks]]
+name = "out"
+type = "recorder"
+label = "two words"
+)"),
+                                                      {.env = &env});
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  const SinkDetails expected = {{"label", "two words"}, {"nothing", ""}};
+  EXPECT_EQ((*rt)->sinks()[0].details, expected);
+  ASSERT_TRUE((*rt)->start().ok());
+  const std::string line = (*rt)->status_line();
+  EXPECT_THAT(line, HasSubstr("; sink out: label=\"two words\""));
+  EXPECT_THAT(line, ::testing::Not(HasSubstr("nothing="))) << "empty details are left out";
+  ASSERT_TRUE((*rt)->stop().ok());
+}
+
+// ---- Changes at run time, kept in the state database ---------------------------------------
+
+constexpr std::string_view kServicesConfig = R"(
+[store]
+dir = "data"
+[log]
+status_interval = 0
+[[sources]]
+name = "a"
+type = "idle"
+[[sources]]
+name = "b"
+type = "idle"
+[[sinks]]
+name = "out"
+type = "recorder"
+label = "from-file"   # a comment
+[[sinks]]
+name = "keep"
+type = "recorder"
+label = "from-file"
+)";
+
+const SourceTypes& types() {
+  static const SourceTypes kTypes = test_types();
+  return kTypes;
+}
+
+// One store (a MemEnv), one state database file and one clock across reopens.
+struct Plant {
+  MemEnv env;
+  ManualClock clock;
+  testing::TempDir dir;
+
+  Result<std::unique_ptr<Runtime>> open(std::string_view config_text) {
+    Result<Config> c = parse_config(config_text, "/mem/sluice.toml", types());
+    if (!c.ok()) return c.status();
+    return Runtime::open(*c, {.env = &env,
+                              .clock = &clock,
+                              .state_db = dir.file("state.db"),
+                              .config_text = std::string(config_text),
+                              .types = &types()});
+  }
+};
+
+const SinkStatus& find_sink(const std::vector<SinkStatus>& all, const std::string& name) {
+  for (const auto& s : all) {
+    if (s.name == name) return s;
+  }
+  static const SinkStatus kNone;
+  ADD_FAILURE() << "no sink " << name;
+  return kNone;
+}
+
+bool has_sink(Runtime& rt, const std::string& name) {
+  for (const auto& s : rt.sinks()) {
+    if (s.name == name) return true;
+  }
+  return false;
+}
+
+bool has_source(Runtime& rt, const std::string& name) {
+  for (const auto& s : rt.sources()) {
+    if (s.name == name) return true;
+  }
+  return false;
+}
+
+std::string label_of(Runtime& rt, const std::string& sink) {
+  const SinkStatus& s = find_sink(rt.sinks(), sink);
+  return s.details.empty() ? std::string("(no details)") : s.details[0].value;
+}
+
+// Captures what the runtime logs while it lives.
+class LogCapture {
+ public:
+  LogCapture() : ring_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)) {
+    spdlog::default_logger()->sinks().push_back(ring_);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), ring_), sinks.end());
+  }
+  size_t count(std::string_view text) const {
+    size_t n = 0;
+    for (const std::string& line : ring_->last_formatted()) {
+      if (line.find(text) != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
+};
+
+TEST(RuntimeChangesTest, EnabledAndSettingsChangedThroughTheApiSurviveAReopen) {
+  Plant plant;
+  {
+    auto rt = plant.open(kServicesConfig);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    ASSERT_TRUE((*rt)->start().ok());
+    EXPECT_EQ(find((*rt)->sources(), "a").mode, Mode::kRunning);
+    ASSERT_TRUE((*rt)->set_enabled("a", false).ok());
+    EXPECT_EQ(find((*rt)->sources(), "a").mode, Mode::kDisabled);
+    plant.clock.advance(1'000'000'000);
+    ASSERT_TRUE((*rt)->update_settings("out", "label = \"from-api\"").ok());
+    EXPECT_EQ(label_of(**rt, "out"), "from-api");
+    EXPECT_EQ(find_sink((*rt)->sinks(), "out").mode, Mode::kRunning);
+    Result<ServiceRow> row = (*rt)->service_row("out");
+    ASSERT_TRUE(row.ok()) << row.status().to_string();
+    EXPECT_EQ(row->origin, ServiceOrigin::kApi);
+    EXPECT_EQ(row->updated_at, "2023-11-14T22:13:21.000Z");  // the ManualClock's start + 1 s
+    EXPECT_THAT(row->settings, HasSubstr("from-api"));
+    ASSERT_TRUE((*rt)->stop().ok());
+  }
+  auto rt = plant.open(kServicesConfig);
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  ASSERT_TRUE((*rt)->start().ok());
+  EXPECT_EQ(find((*rt)->sources(), "a").mode, Mode::kDisabled);
+  EXPECT_EQ(find((*rt)->sources(), "b").mode, Mode::kRunning);
+  EXPECT_EQ(label_of(**rt, "out"), "from-api");
+  EXPECT_EQ(label_of(**rt, "keep"), "from-file");
+  // Enabled again: it runs, and stays enabled after the next reopen.
+  ASSERT_TRUE((*rt)->set_enabled("a", true).ok());
+  EXPECT_EQ(find((*rt)->sources(), "a").mode, Mode::kRunning);
+  ASSERT_TRUE((*rt)->stop().ok());
+  rt->reset();
+  rt = plant.open(kServicesConfig);
+  ASSERT_TRUE(rt.ok());
+  EXPECT_EQ(find((*rt)->sources(), "a").mode, Mode::kIdle);
+  EXPECT_EQ((*rt)->set_enabled("nope", true).code(), Code::kNotFound);
+}
+
+TEST(RuntimeChangesTest, AConfigFileChangeSeedsConfigServicesButNotOnesChangedThroughTheApi) {
+  Plant plant;
+  LogCapture log;
+  {
+    auto rt = plant.open(kServicesConfig);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    ASSERT_TRUE((*rt)->update_settings("keep", "label = \"from-api\"").ok());
+  }
+  // Only a comment and the layout change: nothing is seeded, nothing logged.
+  std::string same(kServicesConfig);
+  same.replace(same.find("label = \"from-file\"   # a comment"),
+               std::string_view("label = \"from-file\"   # a comment").size(),
+               "label   =   \"from-file\"");
+  {
+    auto rt = plant.open(same);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    EXPECT_EQ(log.count("changed since"), 0u);
+    EXPECT_EQ(log.count("table in the config file changed"), 0u);
+  }
+  // The file changes both tables: the config-origin one follows it, the API one does not.
+  std::string changed(kServicesConfig);
+  for (size_t at; (at = changed.find("from-file")) != std::string::npos;) {
+    changed.replace(at, 9, "file-v2");
+  }
+  for (int run = 0; run < 2; ++run) {
+    auto rt = plant.open(changed);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    EXPECT_EQ(label_of(**rt, "out"), "file-v2");
+    EXPECT_EQ(label_of(**rt, "keep"), "from-api");
+    EXPECT_EQ((*rt)->service_row("out")->origin, ServiceOrigin::kConfig);
+    EXPECT_THAT((*rt)->service_row("out")->settings, HasSubstr("file-v2"));
+    EXPECT_EQ((*rt)->service_row("keep")->origin, ServiceOrigin::kApi);
+  }
+  EXPECT_EQ(log.count("service 'keep': using the settings changed through the API at "
+                      "2023-11-14T22:13:20.000Z; the config file's table for it is not used "
+                      "(it changed since)"),
+            1u)
+      << "said once, at the first start after the file changed";
+  EXPECT_EQ(log.count("sink 'out': its table in the config file changed"), 1u);
+}
+
+TEST(RuntimeChangesTest, ABadUpdateIsRefusedWithTheKeyNamedAndChangesNothing) {
+  Plant plant;
+  {
+    auto rt = plant.open(kServicesConfig);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    ASSERT_TRUE((*rt)->start().ok());
+    const ServiceRow before = *(*rt)->service_row("out");
+    auto refusal = [&](std::string_view text) {
+      const Status st = (*rt)->update_settings("out", text);
+      EXPECT_EQ(st.code(), Code::kInvalidArgument) << text;
+      return st.message();
+    };
+    EXPECT_THAT(refusal("label = 5"), AllOf(HasSubstr("settings of sink 'out':1:"),
+                                            HasSubstr("key 'label'"), HasSubstr("got 5")));
+    EXPECT_THAT(refusal("# new label\n\nlabel = \"x\"\nlabell = \"y\""),
+                AllOf(HasSubstr("settings of sink 'out':4:"), HasSubstr("key 'labell'"),
+                      HasSubstr("did you mean 'label'")));
+    EXPECT_THAT(refusal("label = "), AllOf(HasSubstr(":1:"), HasSubstr("syntax error")));
+    EXPECT_THAT(refusal("name = \"other\"\nlabel = \"x\""), HasSubstr("key 'name'"));
+    EXPECT_THAT(refusal("type = \"files\"\ndir = \"/tmp/x\""), HasSubstr("key 'type'"));
+    EXPECT_THAT(refusal("label = \"x\"\nsources = [\"nope\"]"),
+                AllOf(HasSubstr("key 'sources'"), HasSubstr("'nope'")));
+    EXPECT_EQ(*(*rt)->service_row("out"), before);
+    EXPECT_EQ(label_of(**rt, "out"), "from-file");
+    EXPECT_EQ(find_sink((*rt)->sinks(), "out").mode, Mode::kRunning);
+    ASSERT_TRUE((*rt)->stop().ok());
+  }
+  auto rt = plant.open(kServicesConfig);
+  ASSERT_TRUE(rt.ok());
+  EXPECT_EQ(label_of(**rt, "out"), "from-file");
+  Result<ServiceRow> row = (*rt)->service_row("out");
+  ASSERT_TRUE(row.ok()) << row.status().to_string();
+  EXPECT_EQ(row->origin, ServiceOrigin::kConfig);
+}
+
+TEST(RuntimeChangesTest, ARemovedServiceDoesNotComeBackUntilAddedAgain) {
+  Plant plant;
+  {
+    auto rt = plant.open(kServicesConfig);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    ASSERT_TRUE((*rt)->start().ok());
+    // A source that a sink names cannot go before that sink changes.
+    ASSERT_TRUE((*rt)
+                    ->add_service(ServiceKind::kSink,
+                                  "name = \"only-b\"\ntype = \"recorder\"\nsources = [\"b\"]")
+                    .ok());
+    const Status refused = (*rt)->remove_service("b");
+    EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+    EXPECT_THAT(refused.message(), HasSubstr("sink 'only-b'"));
+    ASSERT_TRUE((*rt)->remove_service("only-b").ok());
+    ASSERT_TRUE((*rt)->remove_service("b").ok());
+    ASSERT_TRUE((*rt)->remove_service("out").ok());
+    EXPECT_FALSE(has_source(**rt, "b"));
+    EXPECT_FALSE(has_sink(**rt, "out"));
+    EXPECT_FALSE((*rt)->store().cursor("a", "out").ok()) << "a removed sink's cursors go";
+    EXPECT_TRUE((*rt)->store().has_stream("b")) << "a removed source's data stays";
+    EXPECT_EQ((*rt)->remove_service("out").code(), Code::kNotFound);
+    ASSERT_TRUE((*rt)->stop().ok());
+  }
+  {
+    auto rt = plant.open(kServicesConfig);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    EXPECT_FALSE(has_source(**rt, "b")) << "the config file brought back a removed source";
+    EXPECT_FALSE(has_sink(**rt, "out")) << "the config file brought back a removed sink";
+    EXPECT_FALSE(has_sink(**rt, "only-b"));
+    EXPECT_TRUE(has_sink(**rt, "keep"));
+    // Added again through the API (the name is free): it runs and stays.
+    ASSERT_TRUE((*rt)
+                    ->add_service(ServiceKind::kSink,
+                                  "name = \"out\"\ntype = \"recorder\"\nlabel = \"again\"")
+                    .ok());
+    EXPECT_EQ(label_of(**rt, "out"), "again");
+    EXPECT_EQ((*rt)->add_service(ServiceKind::kSink, "name = \"a\"\ntype = \"recorder\"").code(),
+              Code::kAlreadyExists);
+  }
+  auto rt = plant.open(kServicesConfig);
+  ASSERT_TRUE(rt.ok());
+  EXPECT_EQ(label_of(**rt, "out"), "again");
+  EXPECT_EQ((*rt)->service_row("out")->origin, ServiceOrigin::kApi);
+  EXPECT_FALSE(has_source(**rt, "b"));
+}
+
+TEST(RuntimeChangesTest, AnAddedSourceIsTakenBySinksOfEverySourceAndStartedAgainAfterReopen) {
+  Plant plant;
+  {
+    auto rt = plant.open(kServicesConfig);
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    ASSERT_TRUE((*rt)->start().ok());
+    const Status bad = (*rt)->add_service(ServiceKind::kSource, "name = \"c\"\ntype = \"idel\"");
+    EXPECT_EQ(bad.code(), Code::kInvalidArgument);
+    EXPECT_THAT(bad.message(), AllOf(HasSubstr("key 'type'"), HasSubstr("idle")));
+    EXPECT_FALSE(has_source(**rt, "c"));
+    ASSERT_TRUE((*rt)->add_service(ServiceKind::kSource, "name = \"c\"\ntype = \"idle\"").ok());
+    EXPECT_EQ(find((*rt)->sources(), "c").mode, Mode::kRunning);
+    EXPECT_TRUE((*rt)->store().cursor("c", "out").ok()) << "sink 'out' takes every source";
+    EXPECT_EQ(find_sink((*rt)->sinks(), "out").mode, Mode::kRunning);
+    ASSERT_TRUE((*rt)->stop().ok());
+    EXPECT_EQ((*rt)->set_enabled("c", false).code(), Code::kFailedPrecondition)
+        << "no change after stop";
+  }
+  auto rt = plant.open(kServicesConfig);
+  ASSERT_TRUE(rt.ok());
+  ASSERT_TRUE((*rt)->start().ok());
+  EXPECT_EQ(find((*rt)->sources(), "c").mode, Mode::kRunning);
+  ASSERT_TRUE((*rt)->stop().ok());
+}
+
+TEST(RuntimeChangesTest, WithoutTheConfigTextChangesAreRefusedAndNothingIsKept) {
+  MemEnv env;
+  Result<std::unique_ptr<Runtime>> rt = Runtime::open(parse(kServicesConfig), {.env = &env});
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  const Status st = (*rt)->set_enabled("a", false);
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(st.message(), HasSubstr("config_text"));
+  EXPECT_EQ(find((*rt)->sources(), "a").mode, Mode::kIdle);
 }
 
 }  // namespace

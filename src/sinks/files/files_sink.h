@@ -4,8 +4,10 @@
 // both; only when every configured destination has it do its cursors move, so a crash or an
 // outage resends, never skips. A failed delivery is retried with exponential back-off — the
 // same file, same name and bytes, so a receiver can deduplicate by name — while the data stays
-// in the store, and shows as WARNING with the last error. trigger() ("manual upload now")
-// delivers everything available at once.
+// in the store, and shows as WARNING with the last error; an HTTP 4xx answer is retried the same
+// way (http_upload.h). trigger() ("manual upload now") delivers everything available at once.
+// details() gives the connector page's figures: files pending / uploaded / delivered / failed,
+// last upload, last error.
 #pragma once
 
 #include <atomic>

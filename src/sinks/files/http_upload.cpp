@@ -55,15 +55,12 @@ std::string http_status_hint(long status) {
     case 404:
       return "the server has no such place; check the url (with method = \"PUT\" the file "
              "name is appended to it)";
-    case 405:
-      return "the server does not accept this method there; check method and the url";
+    case 405: return "the server does not accept this method there; check method and the url";
     case 408:
-    case 429:
-      return "the server is busy or slow; the upload is retried";
+    case 429: return "the server is busy or slow; the upload is retried";
     case 413:
       return "the file is too big for the server; lower max_rows_per_file (or set gzip = true)";
-    default:
-      break;
+    default: break;
   }
   if (status >= 400 && status <= 499) {
     return "the server refused the request; check the url, method and the server's log";
