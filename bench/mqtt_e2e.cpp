@@ -18,7 +18,9 @@
 // All are timed from the first publish to the last message (b, c) or durable sample (a).
 // Targets are printed, never asserted: a missed target is a figure, not a failure.
 //
-//   ninja -C build mqtt_e2e && build/bench/mqtt_e2e [--messages N] [--quick]
+//   ninja -C build mqtt_e2e && build/bench/mqtt_e2e [--messages N] [--quick] [--node-red-json]
+// (--node-red-json: Node-RED's `mqtt in` parses each payload as JSON, as a flow that uses the
+// values would; the file node then writes it back as JSON.)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -477,14 +479,17 @@ std::string fmt_int(double v) {
 
 int run(int argc, char** argv) {
   int messages = kDefaultMessages;
+  bool node_red_json = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
       messages = kQuickMessages;
+    } else if (a == "--node-red-json") {
+      node_red_json = true;
     } else if (a == "--messages" && i + 1 < argc) {
       messages = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: %s [--messages N] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--messages N] [--quick] [--node-red-json]\n", argv[0]);
       return 2;
     }
   }
@@ -524,16 +529,22 @@ int run(int argc, char** argv) {
     sub = run_mosquitto_sub(work, port, messages, sh);
     slu = run_sluice(work, port, messages, sh);
     // (c) Node-RED (bench/node_red.cpp), same broker, same load.
-    NodeRedOptions nro{.install_dir = SLUICE_NODE_RED_DIR, .work_dir = work, .broker_port = port,
-                       .topic_filter = "bench/#", .probe_topic = "bench/probe",
-                       .messages = static_cast<uint64_t>(messages), .timeout = kTimeout};
+    NodeRedOptions nro{.install_dir = SLUICE_NODE_RED_DIR,
+                       .work_dir = work,
+                       .broker_port = port,
+                       .topic_filter = "bench/#",
+                       .probe_topic = "bench/probe",
+                       .messages = static_cast<uint64_t>(messages),
+                       .parse_json = node_red_json,
+                       .timeout = kTimeout};
     nr = run_node_red(nro, [&] {
       sh->first_publish_ns = 0;
       sh->last_publish_ns = 0;
       sh->publisher_error = 0;
       const pid_t pub = fork_publisher(port, messages, sh);
       waitpid(pub, nullptr, 0);
-      return LoadTimes{.ok = sh->publisher_error == 0, .first_publish_ns = sh->first_publish_ns,
+      return LoadTimes{.ok = sh->publisher_error == 0,
+                       .first_publish_ns = sh->first_publish_ns,
                        .last_publish_ns = sh->last_publish_ns};
     });
   }
@@ -568,9 +579,10 @@ int run(int argc, char** argv) {
       "- Sluice: runtime::Runtime in a child process, mqtt source (kepware, qos 1, clean "
       "session), store sync interval 10 ms; timed to the last sample durable\n");
   if (nr.ok) {
-    std::printf("- Node-RED: %s, flow `mqtt in` (qos 1, utf8 string) -> `file` (append, one line "
-                "per message), own process on 127.0.0.1; timed to the last line in the file\n\n",
-                nr.version.c_str());
+    std::printf(
+        "- Node-RED: %s, flow `mqtt in` (qos 1, %s) -> `file` (append, one line per "
+        "message), own process on 127.0.0.1; timed to the last line in the file\n\n",
+        nr.version.c_str(), node_red_json ? "parsed JSON object" : "utf8 string");
   } else {
     std::printf("- Node-RED: not measured (%s)\n\n", nr.error.c_str());
   }

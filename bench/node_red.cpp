@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -31,6 +32,7 @@ using std::chrono::milliseconds;
 constexpr const char* kRedJs = "node_modules/node-red/red.js";
 constexpr const char* kMosquittoPub = "/usr/bin/mosquitto_pub";
 constexpr auto kProbeEvery = milliseconds(250);
+constexpr const char* kProbePayload = R"({"probe":true})";  // JSON, for either datatype
 constexpr auto kStopGrace = std::chrono::seconds(5);
 constexpr size_t kLogTailBytes = 1500;
 
@@ -67,6 +69,9 @@ std::string log_tail(const std::string& path) {
   std::string log = read_file(path);
   if (log.size() > kLogTailBytes) log = "..." + log.substr(log.size() - kLogTailBytes);
   while (!log.empty() && (log.back() == '\n' || log.back() == '\r')) log.pop_back();
+  // One line, so that it fits in the report's table.
+  std::replace(log.begin(), log.end(), '\n', ' ');
+  std::replace(log.begin(), log.end(), '|', '/');
   return log.empty() ? "(empty log)" : log;
 }
 
@@ -138,6 +143,12 @@ class NodeRedProcess {
  public:
   NodeRedProcess(const std::string& red_js, const std::string& settings,
                  const std::string& user_dir, const std::string& log) {
+    // Everything the child needs is built before fork (no allocation after it).
+    std::vector<std::string> argv = {"node", red_js, "--settings", settings, "--userDir", user_dir};
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
     const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ != 0) return;
@@ -149,10 +160,6 @@ class NodeRedProcess {
     dup2(in, STDIN_FILENO);
     dup2(out, STDOUT_FILENO);
     dup2(out, STDERR_FILENO);
-    std::vector<std::string> argv = {"node", red_js, "--settings", settings, "--userDir", user_dir};
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
     execvp("node", args.data());
     _exit(127);
   }
@@ -213,7 +220,8 @@ void write_settings(const std::string& path, const std::string& user_dir, int ui
       << "};\n";
 }
 
-// mqtt in (QoS 1, payload as a UTF-8 string) -> file (append, one line per message).
+// mqtt in (QoS 1, payload as a UTF-8 string or a parsed JSON object) -> file (append, one line
+// per message; an object is written back with JSON.stringify).
 void write_flow(const std::string& path, const NodeRedOptions& o, const std::string& out_file) {
   std::ofstream out(path);
   out << "[\n"
@@ -226,7 +234,8 @@ void write_flow(const std::string& path, const NodeRedOptions& o, const std::str
       << R"( "autoUnsubscribe": true, "birthTopic": "", "closeTopic": "", "willTopic": ""},)"
       << "\n"
       << R"(  {"id": "bench-in", "type": "mqtt in", "z": "bench-tab", "name": "",)"
-      << R"( "topic": )" << quoted(o.topic_filter) << R"(, "qos": "1", "datatype": "utf8",)"
+      << R"( "topic": )" << quoted(o.topic_filter) << R"(, "qos": "1", "datatype": ")"
+      << (o.parse_json ? "json" : "utf8") << R"(",)"
       << R"( "broker": "bench-broker", "nl": false, "rap": true, "rh": 0, "inputs": 0,)"
       << R"( "wires": [["bench-file"]]},)"
       << "\n"
@@ -263,7 +272,7 @@ void publish_probe(int broker_port, const std::string& topic) {
     dup2(devnull, STDERR_FILENO);
     const std::string port = std::to_string(broker_port);
     execl(kMosquittoPub, kMosquittoPub, "-h", "127.0.0.1", "-p", port.c_str(), "-q", "1", "-t",
-          topic.c_str(), "-m", "probe", static_cast<char*>(nullptr));
+          topic.c_str(), "-m", kProbePayload, static_cast<char*>(nullptr));
     _exit(127);
   }
   if (p > 0) waitpid(p, nullptr, 0);

@@ -24,6 +24,7 @@ struct NodeRedOptions {
   std::string topic_filter;  // what the `mqtt in` node subscribes to, e.g. "bench/#"
   std::string probe_topic;   // a topic matching topic_filter, for the readiness probe
   uint64_t messages = 0;     // how many messages the load publishes
+  bool parse_json = false;   // `mqtt in` outputs a parsed JSON object (else a UTF-8 string)
   std::chrono::seconds startup_timeout{60};  // until the flow is subscribed
   std::chrono::seconds timeout{300};         // until every message is in the file
 };
