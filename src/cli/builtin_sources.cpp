@@ -12,7 +12,9 @@ const runtime::SourceTypes& builtin_source_types() {
   static const runtime::SourceTypes types = [] {
     runtime::SourceTypes t;
     sources::register_simulator(t);
-    sources::register_mqtt(t, [](std::string_view f) { return formats::make_parser(f, {}); });
+    sources::register_mqtt(t, [](std::string_view f, const formats::ParserOptions& o) {
+      return formats::make_parser(f, o);
+    });
     t.add_sink(sinks::files::files_sink_type());
     return t;
   }();

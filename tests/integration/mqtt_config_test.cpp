@@ -19,12 +19,10 @@ class NullParser final : public formats::PayloadParser {
 
 runtime::SourceTypes types() {
   runtime::SourceTypes t;
-  register_mqtt(t, [](std::string_view format) -> Result<std::unique_ptr<formats::PayloadParser>> {
-    if (format == "kv" || format == "kepware" || format == "senml") {
-      return std::unique_ptr<formats::PayloadParser>(new NullParser);
-    }
-    return invalid_argument("unknown payload format '" + std::string(format) +
-                            "'; the formats are kepware, kv, senml");
+  register_mqtt(t, [](std::string_view format, const formats::ParserOptions& options)
+                       -> Result<std::unique_ptr<formats::PayloadParser>> {
+    if (format == "kv") return std::unique_ptr<formats::PayloadParser>(new NullParser);
+    return formats::make_parser(format, options);
   });
   return t;
 }
@@ -207,7 +205,7 @@ TEST(MqttConfig, BadSubscriptionTablesAreReportedWithLineAndWholeKey) {
       {sub + "topic = \"a/#\"\n" + sub + "topic = \"b/#\"\nqos = 3\n",
        "sources[0].subscriptions[1].qos", 11, "expected a QoS of 0, 1 or 2, got 3"},
       {sub + "topic = \"a/#\"\nformat = \"xml\"\n", "sources[0].subscriptions[0].format", 9,
-       "unknown payload format 'xml'"},
+       "unknown payload format \"xml\""},
       {sub + "topic = \"a/#/b\"\n", "sources[0].subscriptions[0].topic", 8,
        "expected a topic filter"},
       {sub + "topics = [\"a/#\", \"b/#/c\"]\n", "sources[0].subscriptions[0].topics", 8,
@@ -247,6 +245,69 @@ TEST(MqttConfig, MisspeltSubscriptionTablesGetASuggestion) {
   EXPECT_EQ(errors[1].key, "sources[0].subscription");
   EXPECT_EQ(errors[1].line, 7);
   EXPECT_THAT(errors[1].message, ::testing::HasSubstr("did you mean 'subscriptions'?"));
+}
+
+}  // namespace
+}  // namespace sluice::sources
+
+namespace sluice::sources {
+namespace {
+
+TEST(MqttConfig, JsonMappingAndInfluxPrecisionAreReadPerSubscription) {
+  const std::string text = R"(
+[store]
+dir = "data"
+[[sources]]
+name = "m"
+type = "mqtt"
+max_message_bytes = "1MiB"
+[[sources.subscriptions]]
+topic = "devices/+/json"
+format = "json"
+json_name = "{topic}"
+json_value = "/reading/value"
+json_time = "/ts"
+json_time_format = "iso8601"
+json_quality = "/ok"
+[[sources.subscriptions]]
+topic = "influx/#"
+format = "influx"
+influx_precision = "ms"
+[[sources.subscriptions]]
+topic = "any/#"
+format = "auto"
+)";
+  std::vector<runtime::ConfigError> errors;
+  Result<runtime::Config> config = runtime::parse_config(text, "plant.toml", types(), &errors);
+  ASSERT_TRUE(config.ok()) << (errors.empty() ? config.status().message() : errors[0].message);
+  const MqttOptions& o = options_of(*config);
+  ASSERT_EQ(o.subscriptions.size(), 3u);
+  const formats::JsonOptions& j = o.subscriptions[0].parser.json;
+  EXPECT_EQ(j.name_from, formats::JsonOptions::NameFrom::kTopic);
+  EXPECT_EQ(j.value_pointer, "/reading/value");
+  EXPECT_EQ(j.time_pointer, "/ts");
+  EXPECT_EQ(j.time_format, formats::JsonOptions::TimeFormat::kIso8601);
+  EXPECT_EQ(j.quality_pointer, "/ok");
+  EXPECT_EQ(o.subscriptions[1].parser.influx.precision, formats::TimeUnit::kMillis);
+  EXPECT_EQ(o.subscriptions[2].format, "auto");
+  for (const MqttSubscription& s : o.subscriptions) {
+    EXPECT_EQ(s.parser.limits.max_payload_bytes, 1u << 20);
+  }
+}
+
+TEST(MqttConfig, ParserKeysOfAnotherFormatOrBadPointersAreErrorsNamingTheKey) {
+  const std::vector<runtime::ConfigError> errors = errors_of(
+      "topic = \"a/#\"\nformat = \"kepware\"\njson_value = \"/v\"\n"
+      "influx_precision = \"ms\"\n");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].key, "sources[0].json_value");
+  EXPECT_THAT(errors[0].message, ::testing::HasSubstr("format is not \"json\""));
+  EXPECT_EQ(errors[1].key, "sources[0].influx_precision");
+  const std::vector<runtime::ConfigError> bad_pointer =
+      errors_of("topic = \"a/#\"\nformat = \"json\"\njson_value = \"value\"\n");
+  ASSERT_EQ(bad_pointer.size(), 1u);
+  EXPECT_EQ(bad_pointer[0].key, "sources[0].json_value");
+  EXPECT_THAT(bad_pointer[0].message, ::testing::HasSubstr("JSON pointer"));
 }
 
 }  // namespace

@@ -55,9 +55,17 @@ class KeyValueParser final : public formats::PayloadParser {
 };
 
 ParserFactory test_parsers() {
-  return [](std::string_view format) -> Result<std::unique_ptr<formats::PayloadParser>> {
+  return [](std::string_view format,
+            const formats::ParserOptions&) -> Result<std::unique_ptr<formats::PayloadParser>> {
     if (format == "kv") return std::unique_ptr<formats::PayloadParser>(new KeyValueParser);
     return not_found("unknown format '" + std::string(format) + "'");
+  };
+}
+
+// The real payload parsers, as `sluice run` has them.
+ParserFactory registry_parsers() {
+  return [](std::string_view format, const formats::ParserOptions& options) {
+    return formats::make_parser(format, options);
   };
 }
 
@@ -501,8 +509,7 @@ TEST_F(MqttSourceTest, KepwarePayloadsBecomeSamplesThroughTheFormatRegistry) {
   Mosquitto broker(dir_.path(), {});
   MqttOptions o = options_for(broker, "iotgateway/#", 1);
   o.subscriptions[0].format = "kepware";
-  RunningSource run(*store_, "kep", o,
-                    [](std::string_view format) { return formats::make_parser(format, {}); });
+  RunningSource run(*store_, "kep", o, registry_parsers());
   ASSERT_TRUE(wait_healthy(run.source())) << run.source().health().reason;
   broker.publish("iotgateway/line1",
                  R"({"timestamp":1700000000000,"values":[)"
@@ -523,6 +530,86 @@ TEST_F(MqttSourceTest, KepwarePayloadsBecomeSamplesThroughTheFormatRegistry) {
   EXPECT_EQ(samples[0].series, "Channel1.Device1.Tag1");
   EXPECT_EQ(samples[0].ts, 1700000000000LL * 1'000'000);
   EXPECT_EQ(samples[1].series, "Channel1.Device1.Tag2");
+}
+
+// Every payload format through one source, one subscription each (and one that detects the
+// format): good messages become samples; bad ones (malformed, wrong types, missing fields,
+// numbers out of range, invalid UTF-8, oversized) are counted by reason and never stop the
+// source, and the good message after them still arrives.
+TEST_F(MqttSourceTest, EveryFormatStoresGoodMessagesAndCountsBadOnesWithoutStopping) {
+  Mosquitto broker(dir_.path(), {});
+  MqttOptions o;
+  o.host = broker.host();
+  o.port = broker.port();
+  o.max_message_bytes = 64 * 1024;
+  const auto sub = [](std::string filter, std::string format) {
+    MqttSubscription s;
+    s.filter = std::move(filter);
+    s.format = std::move(format);
+    s.parser.limits.max_payload_bytes = 64 * 1024;
+    return s;
+  };
+  o.subscriptions = {sub("kep/#", "kepware"),   sub("json/#", "json"),
+                     sub("senml/#", "senml"),   sub("om/#", "openmetrics"),
+                     sub("prom/#", "prometheus"), sub("influx/#", "influx"),
+                     sub("auto/#", "auto")};
+  o.subscriptions[1].parser.json.name_from = formats::JsonOptions::NameFrom::kTopic;
+  o.subscriptions[1].parser.json.value_pointer = "/v";
+  RunningSource run(*store_, "all", o, registry_parsers());
+  ASSERT_TRUE(wait_healthy(run.source())) << run.source().health().reason;
+
+  const std::string kep_good =
+      R"({"timestamp":1700000000000,"values":[{"id":"C.D.kep","v":1,"q":true,"t":1700000000000}]})";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"kep/a", R"({"timestamp":1700000000000,"values":[{"id":"C.D.x","v":1)"},  // malformed
+      {"kep/a", R"({"timestamp":1700000000000,"values":[{"id":7,"v":1,"q":true}]})"},  // type
+      {"kep/a", R"({"timestamp":1700000000000,"values":[{"v":1,"q":true}]})"},  // missing id
+      {"kep/a", "{\"values\":[{\"id\":\"a\xff\",\"v\":1,\"q\":true,\"t\":1}]}"},  // UTF-8
+      {"json/a", R"({"v":1e999})"},                                         // out of range
+      {"json/a", R"({"w":1})"},                                             // missing value
+      {"senml/a", R"([{"n":"a","v":"text"}])"},                             // wrong type
+      {"om/a", "m 1\n"},                                                    // no # EOF
+      {"prom/a", "m{a=\"1\" 1\n"},                                          // bad labels
+      {"influx/a", "m v=1 notatime\n"},                                     // bad timestamp
+      {"auto/a", "just words"},                                             // undetectable
+      {"kep/a", std::string(100 * 1024, '{')},                              // oversized
+  };
+  for (const auto& [topic, payload] : bad) broker.publish(topic, payload, 1);
+  broker.publish("kep/a", kep_good, 1);
+  broker.publish("json/dev1", R"({"v":2.5})", 1);
+  broker.publish("senml/a", R"([{"bn":"m1/","n":"t","u":"Cel","v":3}])", 1);
+  broker.publish("om/a", "# TYPE om_g gauge\nom_g 4\n# EOF\n", 1);
+  broker.publish("prom/a", "prom_g 5\n", 1);
+  broker.publish("influx/a", "inf,host=h v=6\n", 1);
+  broker.publish("auto/a", R"([{"n":"auto_senml","v":7}])", 1);
+  ASSERT_TRUE(wait_for([&] { return run.source().ingested_samples() >= 7; }))
+      << run.source().ingested_samples() << " samples, " << run.source().parse_errors()
+      << " parse errors";
+  EXPECT_EQ(run.source().parse_errors(), bad.size());
+  EXPECT_EQ(run.source().oversized_messages(), 1u);
+  EXPECT_EQ(run.source().health().state, HealthState::kHealthy);
+  uint64_t by_reason = 0;
+  for (const auto& [reason, n] : run.source().parse_errors_by_reason()) by_reason += n;
+  EXPECT_EQ(by_reason, bad.size());
+  run.stop();
+
+  std::map<std::string, double> values;
+  ASSERT_TRUE(store_
+                  ->query("all", {}, INT64_MIN, INT64_MAX,
+                          [&](const Sample& s, uint64_t) {
+                            values[s.series] = std::holds_alternative<double>(s.value)
+                                                   ? std::get<double>(s.value)
+                                                   : static_cast<double>(std::get<int64_t>(s.value));
+                            return true;
+                          })
+                  .ok());
+  EXPECT_EQ(values.size(), 7u);
+  EXPECT_EQ(values["C.D.kep"], 1);
+  EXPECT_EQ(values["json/dev1"], 2.5);
+  EXPECT_EQ(values["m1/t"], 3);
+  EXPECT_EQ(values["om_g"], 4);
+  EXPECT_EQ(values["prom_g"], 5);
+  EXPECT_EQ(values.count("auto_senml"), 1u);
 }
 
 TEST(MqttTopicFilter, WildcardsMatchAsTheSpecSays) {

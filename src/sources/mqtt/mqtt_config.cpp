@@ -14,14 +14,63 @@ namespace {
 constexpr size_t kMaxClientIdBytes = 65535;
 constexpr int kMaxKeepAliveSeconds = 65535;
 
-Result<std::unique_ptr<formats::PayloadParser>> make_parser(const ParserFactory& parsers,
-                                                            const std::string& format) {
+// Checks a subscription's format and parser options by making its parser once.
+Status check_parser(const ParserFactory& parsers, const MqttSubscription& s) {
+  if (s.format == kAutoFormat) return {};
   if (!parsers) {
-    return failed_precondition("payload format '" + format +
+    return failed_precondition("payload format '" + s.format +
                                "' is not available: no payload parsers are built into this "
                                "binary yet");
   }
-  return parsers(format);
+  return parsers(s.format, s.parser).status();
+}
+
+bool json_pointer(const std::string& v) { return v.empty() || v.front() == '/'; }
+
+// The payload parser's options of one table: the JSON mapping (format "json") and the
+// line-protocol timestamp precision (format "influx"). Keys of another format are errors.
+void parse_parser_options(runtime::ConfigTable& t, const std::string& format,
+                          formats::ParserOptions* out) {
+  constexpr std::string_view kPointer = "a JSON pointer such as \"/value\" (RFC 6901)";
+  formats::JsonOptions& j = out->json;
+  const std::string_view json_keys[] = {"json_name",    "json_value",  "json_time",
+                                        "json_time_format", "json_quality", "json_flat",
+                                        "json_prefix"};
+  if (format == "json") {
+    const std::string name = t.string(
+        "json_name", j.name_pointer,
+        "a JSON pointer to the series name such as \"/name\", or \"{topic}\" for the topic",
+        [](const std::string& v) { return v == "{topic}" || (!v.empty() && v.front() == '/'); });
+    if (name == "{topic}") {
+      j.name_from = formats::JsonOptions::NameFrom::kTopic;
+    } else {
+      j.name_pointer = name;
+    }
+    j.value_pointer = t.string("json_value", j.value_pointer, kPointer,
+                               [](const std::string& v) { return !v.empty() && v[0] == '/'; });
+    j.time_pointer = t.string("json_time", j.time_pointer, kPointer, json_pointer);
+    static constexpr formats::JsonOptions::TimeFormat kTimeFormats[] = {
+        formats::JsonOptions::TimeFormat::kSeconds, formats::JsonOptions::TimeFormat::kMillis,
+        formats::JsonOptions::TimeFormat::kMicros, formats::JsonOptions::TimeFormat::kNanos,
+        formats::JsonOptions::TimeFormat::kIso8601};
+    j.time_format = kTimeFormats[t.choice("json_time_format", 1, {"s", "ms", "us", "ns", "iso8601"})];
+    j.quality_pointer = t.string("json_quality", j.quality_pointer, kPointer, json_pointer);
+    j.flat = t.boolean("json_flat", j.flat);
+    j.prefix = t.string("json_prefix", j.prefix);
+  } else {
+    for (const std::string_view key : json_keys) {
+      if (t.has(key)) t.error(key, "set but format is not \"json\"; remove it or set format = \"json\"");
+    }
+  }
+  if (format == "influx") {
+    static constexpr formats::TimeUnit kUnits[] = {formats::TimeUnit::kNanos,
+                                                   formats::TimeUnit::kMicros,
+                                                   formats::TimeUnit::kMillis,
+                                                   formats::TimeUnit::kSeconds};
+    out->influx.precision = kUnits[t.choice("influx_precision", 0, {"ns", "us", "ms", "s"})];
+  } else if (t.has("influx_precision")) {
+    t.error("influx_precision", "set but format is not \"influx\"; remove it or set format = \"influx\"");
+  }
 }
 
 }  // namespace
@@ -85,10 +134,17 @@ void parse_subscription_group(runtime::ConfigTable& t, const ParserFactory& pars
   std::vector<std::string> filters = parse_filters(t, example);
   const int qos = static_cast<int>(
       t.integer("qos", 1, "a QoS of 0, 1 or 2", [](int64_t v) { return v >= 0 && v <= 2; }));
-  const std::string format = t.string("format", "kepware", "a payload format name");
-  Result<std::unique_ptr<formats::PayloadParser>> parser = make_parser(parsers, format);
-  if (!parser.ok()) t.error("format", parser.status().message());
-  for (std::string& f : filters) out->push_back({std::move(f), qos, format});
+  MqttSubscription sub;
+  sub.qos = qos;
+  sub.format = t.string("format", "kepware",
+                        "a payload format: kepware, json, senml, openmetrics, prometheus, influx "
+                        "or auto");
+  parse_parser_options(t, sub.format, &sub.parser);
+  if (Status st = check_parser(parsers, sub); !st.ok()) t.error("format", st.message());
+  for (std::string& f : filters) {
+    sub.filter = std::move(f);
+    out->push_back(sub);
+  }
 }
 
 }  // namespace
@@ -218,6 +274,9 @@ std::shared_ptr<const runtime::SourceSettings> parse_mqtt_settings(runtime::Conf
 
   // topic/topics, qos and format here, or [[sources.subscriptions]] tables with their own.
   o.subscriptions = parse_mqtt_subscriptions(t, parsers);
+  for (MqttSubscription& sub : o.subscriptions) {
+    sub.parser.limits.max_payload_bytes = o.max_message_bytes;
+  }
   return std::make_shared<const MqttSettings>(std::move(o), parsers);
 }
 

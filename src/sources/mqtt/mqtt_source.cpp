@@ -43,13 +43,14 @@ constexpr size_t kMaxParseErrorReasons = 64;
 constexpr size_t kMaxParseErrorReasonChars = 120;
 
 Result<std::unique_ptr<formats::PayloadParser>> make_parser(const ParserFactory& parsers,
-                                                            const std::string& format) {
+                                                            const MqttSubscription& s) {
+  if (s.format == kAutoFormat) return std::unique_ptr<formats::PayloadParser>();
   if (!parsers) {
-    return failed_precondition("payload format '" + format +
+    return failed_precondition("payload format '" + s.format +
                                "' is not available: no payload parsers are built into this "
                                "binary yet");
   }
-  return parsers(format);
+  return parsers(s.format, s.parser);
 }
 
 // The reason a parse error is counted under: the format and the parser's message up to its
@@ -209,12 +210,12 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
   routes_.clear();
   std::vector<mqtt::Subscription> subscriptions;
   for (const MqttSubscription& s : options_.subscriptions) {
-    Result<std::unique_ptr<formats::PayloadParser>> parser = make_parser(parser_factory_, s.format);
+    Result<std::unique_ptr<formats::PayloadParser>> parser = make_parser(parser_factory_, s);
     if (!parser.ok()) {
       return Status(parser.status().code(),
                     fmt::format("subscription '{}': {}", s.filter, parser.status().message()));
     }
-    routes_.push_back(Route{s, std::move(parser).value()});
+    routes_.push_back(Route{s, std::move(parser).value(), {}});
     subscriptions.push_back(mqtt::Subscription{s.filter, static_cast<uint8_t>(s.qos)});
   }
   if (routes_.empty()) return invalid_argument("no subscriptions: give a topic to subscribe to");
@@ -454,14 +455,38 @@ std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::st
                                   options_.max_message_bytes));
     return 0;
   }
+  formats::PayloadParser* parser = route->parser.get();
+  std::string_view parsed_as = format;
+  if (parser == nullptr) {  // "auto"
+    parsed_as = formats::detect_format(payload);
+    if (parsed_as.empty()) {
+      count_parse_error(ctx, format, topic,
+                        "cannot tell the format: not Kepware IoT Gateway JSON, SenML or "
+                        "OpenMetrics text; set format to the one the publisher uses");
+      return 0;
+    }
+    auto it = route->detected.find(parsed_as);
+    if (it == route->detected.end()) {
+      Result<std::unique_ptr<formats::PayloadParser>> made =
+          parser_factory_(parsed_as, route->subscription.parser);
+      if (!made.ok()) {
+        count_parse_error(ctx, format, topic, made.status().message());
+        return 0;
+      }
+      it = route->detected.emplace(std::string(parsed_as), std::move(made).value()).first;
+    }
+    parser = it->second.get();
+  }
   formats::ParseContext pctx;
   pctx.topic = topic;
   pctx.receive_time = ctx.clock().now();
   formats::Parsed parsed;
-  Status st = route->parser->parse(payload, pctx, &parsed);
+  Status st = parser->parse(payload, pctx, &parsed);
   if (!st.ok()) {
     // It can never succeed: count it, say so, and acknowledge it so the broker lets it go.
-    count_parse_error(ctx, format, topic, st.message());
+    count_parse_error(ctx, format, topic,
+                      parsed_as == format ? st.message()
+                                          : fmt::format("as {}: {}", parsed_as, st.message()));
     return 0;
   }
   if (!parsed.meta.empty()) {
@@ -473,7 +498,7 @@ std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::st
     }
   }
   if (parsed.batch.empty()) return 0;
-  if (format == "kepware") {
+  if (parsed_as == "kepware") {
     // Queues devices whose units are not known yet; the HTTP happens on the units worker.
     std::lock_guard lock(units_mu_);
     if (units_) {

@@ -40,6 +40,7 @@
 
 #include "core/status.h"
 #include "formats/parser.h"
+#include "formats/registry.h"
 #include "runtime/service.h"
 #include "runtime/source_types.h"
 #include "sources/mqtt/kepware_units.h"
@@ -51,15 +52,21 @@ struct Publish;
 
 namespace sluice::sources {
 
-// Makes the parser of a payload format ("kepware", "json", ...), or says why it cannot. The
-// source makes one parser per subscription; the config parser calls it once to check names.
-using ParserFactory =
-    std::function<Result<std::unique_ptr<formats::PayloadParser>>(std::string_view format)>;
+// Makes the parser of a payload format ("kepware", "json", ...) with its options, or says why
+// it cannot. The source makes one parser per subscription (per detected format with "auto");
+// the config parser calls it once to check names and options.
+using ParserFactory = std::function<Result<std::unique_ptr<formats::PayloadParser>>(
+    std::string_view format, const formats::ParserOptions& options)>;
+
+// The format name that makes the source detect each message's format (formats::detect_format),
+// for the unambiguous cases: Kepware IoT Gateway, SenML, OpenMetrics.
+inline constexpr std::string_view kAutoFormat = "auto";
 
 struct MqttSubscription {
   std::string filter;  // topic filter, + and # wildcards
   int qos = 1;
   std::string format = "kepware";
+  formats::ParserOptions parser;  // the JSON mapping, the influx precision, the size limit
 };
 
 struct MqttOptions {
@@ -128,7 +135,9 @@ class MqttSource final : public runtime::Source {
  private:
   struct Route {
     MqttSubscription subscription;
-    std::unique_ptr<formats::PayloadParser> parser;
+    std::unique_ptr<formats::PayloadParser> parser;  // null with format "auto"
+    // format "auto": one parser per detected format, made when first needed.
+    std::map<std::string, std::unique_ptr<formats::PayloadParser>, std::less<>> detected;
   };
   // A QoS 1/2 message stored and not yet fully acknowledged, by packet id.
   struct Unacked {
