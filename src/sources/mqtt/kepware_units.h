@@ -1,5 +1,5 @@
 // Engineering units of Kepware tags, from the KEPServerEX Configuration API. The mqtt source
-// tells this object which tag ids its messages carry (note(), on Paho's callback thread, never
+// tells this object which tag ids its messages carry (note(), on the source's thread, never
 // blocking); a worker thread of its own fetches the tags of each device or tag group it has not
 // seen with an HTTP GET (libcurl, basic auth) of
 //   <url>/config/v1/project/channels/{channel}/devices/{device}[/tag_groups/{g}...]/tags
