@@ -305,10 +305,12 @@ class TomlTable final : public ConfigTable {
   // Marks a key as known without reading it (keys a caller handles itself).
   void accept(std::string_view key) { known_.emplace(key); }
 
+  void ignore_unknown_keys() override { ignore_unknown_ = true; }
+
   // Reports every key no getter asked for, with a suggestion when one is close.
   void report_unknown_keys() {
     for (auto&& [key, node] : table_) {
-      if (known_.count(key.str()) != 0) continue;
+      if (ignore_unknown_ || known_.count(key.str()) != 0) continue;
       std::string message = "unknown key";
       std::string best;
       size_t best_distance = 3;  // suggest only close matches
@@ -389,6 +391,7 @@ class TomlTable final : public ConfigTable {
   std::string path_;
   ErrorList& errors_;
   std::set<std::string, std::less<>> known_;
+  bool ignore_unknown_ = false;
   // Arrays of tables read with tables(), by key; nullopt where the key was absent or bad.
   std::map<std::string, std::optional<Children>, std::less<>> children_;
 };
@@ -562,6 +565,7 @@ void parse_sources(TomlTable& root, const toml::array& array, const SourceTypes&
       continue;  // its other keys belong to a type we do not know: not reported as unknown
     }
     source.settings = type->parse(t);
+    source.filters = ingest::parse_filters(t);
     toml_table.report_unknown_keys();
     out->push_back(std::move(source));
   }
@@ -730,6 +734,9 @@ std::string describe_config(const Config& config) {
   for (const SourceConfig& c : config.sources) {
     out << "  " << c.name << " [" << c.type << "]" << (c.enabled ? "" : " (disabled)") << ": "
         << c.settings->summary() << "\n";
+    if (c.filters) {
+      for (const std::string& f : c.filters->descriptions()) out << "    filter: " << f << "\n";
+    }
   }
   out << "sinks: " << config.sinks.size() << "\n";
   for (const SinkConfig& c : config.sinks) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "ingest/filter.h"
 #include "runtime/source_types.h"
 #include "store/store.h"
 
@@ -42,6 +43,8 @@ struct SourceConfig {
   bool enabled = true;
   int line = 0;  // where its [[sources]] table starts, for messages
   std::shared_ptr<const SourceSettings> settings;  // never null in a parsed Config
+  // Its [[sources.filters]] chain, applied to every batch it ingests; null: none.
+  std::shared_ptr<const ingest::FilterChainSettings> filters;
 };
 
 struct SinkConfig {

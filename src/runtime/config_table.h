@@ -73,6 +73,10 @@ class ConfigTable {
   using Tables = std::vector<std::reference_wrapper<ConfigTable>>;
   virtual std::optional<Tables> tables(std::string_view key) = 0;
 
+  // Its keys are not reported as unknown: for a table whose `type` is missing or unknown, whose
+  // other keys belong to a type we do not know (so one error, at `type`, says it all).
+  virtual void ignore_unknown_keys() = 0;
+
   // Records an error about `key`, located at its value (or at the table if it is absent).
   // `message` is the whole text after "key '<path>.<key>': ".
   virtual void error(std::string_view key, std::string message) = 0;

@@ -128,7 +128,9 @@ class ServiceSlot {
 class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, SourceConfig> {
  public:
   Slot(store::Store& store, SeriesRegistry& series, Clock& clock, SourceConfig config)
-      : ServiceSlot(clock, std::move(config)), store_(store), series_(series) {}
+      : ServiceSlot(clock, std::move(config)), store_(store), series_(series) {
+    if (config_.filters) filters_ = config_.filters->make();
+  }
 
   // ---- SourceContext ----------------------------------------------------------------------
   using SourceContext::ingest;
@@ -137,6 +139,13 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     if (!accepting_) {
       return failed_precondition("source '" + config_.name +
                                  "' is not running; its data is not accepted");
+    }
+    if (!filters_.empty() && !batch.empty()) {
+      // The source's filter chain, before anything is stored; what it drops is counted.
+      std::lock_guard filter_lock(filters_mu_);
+      const size_t before = batch.size();
+      filters_.apply(batch);
+      filtered_samples_.fetch_add(before - batch.size(), std::memory_order_relaxed);
     }
     const size_t n = batch.size();
     if (n == 0) return store::AppendResult{};
@@ -185,6 +194,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     s.batches = batches_.load(std::memory_order_relaxed);
     s.dropped_samples = dropped_samples_.load(std::memory_order_relaxed);
     s.failed_ingests = failed_ingests_.load(std::memory_order_relaxed);
+    s.filtered_samples = filtered_samples_.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -199,6 +209,9 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> dropped_samples_{0};
   std::atomic<uint64_t> failed_ingests_{0};
+  std::atomic<uint64_t> filtered_samples_{0};
+  std::mutex filters_mu_;         // serializes the chain (filters may keep state)
+  ingest::FilterChain filters_;  // guarded by filters_mu_
 };
 
 // A sink with everything the runtime keeps for it. It is the sink's SinkContext: one reader per

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <thread>
 
 #include "cli/builtin_sources.h"
@@ -201,6 +203,62 @@ TEST(RuntimeTest, EveryAcknowledgedSampleSurvivesStopAndACrashAfterIt) {
   ASSERT_TRUE(meta.ok());
   EXPECT_THAT(*meta, HasSubstr("\"source\":\"sim\""));
   EXPECT_THAT(*meta, HasSubstr("\"type\":\"simulator\""));
+}
+
+TEST(RuntimeTest, SourceFiltersShapeWhatIsStoredAndDropsAreCounted) {
+  MemEnv env;
+  const Config config = parse(R"(
+[store]
+dir = "data"
+sync = "every_batch"
+[log]
+status_interval = 0
+[[sources]]
+name = "line"
+type = "simulator"
+asset = "plc"
+shape = "counter"
+series = 3
+rate = 3000
+flush_interval = "5ms"
+[[sources.filters]]
+type = "exclude"
+series = ["plc.counter2"]
+[[sources.filters]]
+type = "rename"
+from = "plc.*"
+to = "press1."
+[[sources.filters]]
+type = "scale"
+factor = 10
+offset = 0.5
+series = ["press1.counter0"]
+)");
+  Result<std::unique_ptr<Runtime>> rt = Runtime::open(config, {.env = &env});
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  ASSERT_TRUE((*rt)->start().ok());
+  ASSERT_TRUE(eventually([&] { return find((*rt)->sources(), "line").samples >= 300; }));
+  ASSERT_TRUE((*rt)->stop().ok());
+  const SourceStatus line = find((*rt)->sources(), "line");
+  EXPECT_GT(line.filtered_samples, 0u);
+
+  std::map<std::string, std::vector<double>> stored;
+  ASSERT_TRUE((*rt)->store()
+                  .query("line", {}, INT64_MIN, INT64_MAX,
+                         [&](const Sample& s, uint64_t) {
+                           stored[s.series].push_back(
+                               std::holds_alternative<double>(s.value)
+                                   ? std::get<double>(s.value)
+                                   : static_cast<double>(std::get<int64_t>(s.value)));
+                           return true;
+                         })
+                  .ok());
+  ASSERT_EQ(stored.size(), 2u);  // counter2 excluded, the others renamed
+  ASSERT_TRUE(stored.contains("press1.counter0"));
+  ASSERT_TRUE(stored.contains("press1.counter1"));
+  // Scaled: x * 10 + 0.5 of a whole counter always ends in .5; the unscaled one never does.
+  for (double v : stored["press1.counter0"]) EXPECT_EQ(v - std::floor(v), 0.5) << v;
+  for (double v : stored["press1.counter1"]) EXPECT_EQ(v - std::floor(v), 0.0) << v;
 }
 
 TEST(RuntimeTest, AFailingSourceIsCriticalWithItsReasonWhileOthersRun) {
