@@ -1,6 +1,7 @@
 // Node-RED as consumer (c) of the MQTT ingest benchmark: generates its settings and flow, runs
 // it as a child process on 127.0.0.1, and measures it the way mosquitto_sub is measured (lines
-// in the output file, from the first publish to the last line). See node_red.h.
+// in the output file, from the first publish to the last line; in the backlog drain, from the
+// first line to the last). See node_red.h.
 #include "node_red.h"
 
 #include <arpa/inet.h>
@@ -229,8 +230,9 @@ void write_flow(const std::string& path, const NodeRedOptions& o, const std::str
       << "\n"
       << R"(  {"id": "bench-broker", "type": "mqtt-broker", "name": "bench broker",)"
       << R"( "broker": "127.0.0.1", "port": ")" << o.broker_port << R"(",)"
-      << R"( "clientid": "sluice-bench-node-red", "autoConnect": true, "usetls": false,)"
-      << R"( "protocolVersion": "4", "keepalive": "60", "cleansession": true,)"
+      << R"( "clientid": )" << quoted(o.client_id) << R"(, "autoConnect": true, "usetls": false,)"
+      << R"( "protocolVersion": "4", "keepalive": "60", "cleansession": )"
+      << (o.clean_session ? "true" : "false") << ","
       << R"( "autoUnsubscribe": true, "birthTopic": "", "closeTopic": "", "willTopic": ""},)"
       << "\n"
       << R"(  {"id": "bench-in", "type": "mqtt in", "z": "bench-tab", "name": "",)"
@@ -285,35 +287,52 @@ bool node_red_installed(const std::string& install_dir) {
   return fs::exists(fs::path(install_dir) / kRedJs, ec);
 }
 
-NodeRedResult run_node_red(const NodeRedOptions& o, const RunLoad& load) {
-  NodeRedResult r;
+namespace {
+
+struct Paths {
+  std::string red_js, user_dir, settings, out_file, log;
+};
+
+// Version, scratch directory, settings and flow; false (with r->error) on failure.
+bool prepare(const NodeRedOptions& o, NodeRedResult* r, Paths* p) {
   if (!node_red_installed(o.install_dir)) {
-    r.error = fmt::format("not installed in {} (run scripts/setup)", o.install_dir);
-    return r;
+    r->error = fmt::format("not installed in {} (run scripts/setup)", o.install_dir);
+    return false;
   }
-  r.version = fmt::format("Node-RED {} on Node.js {}",
-                          package_version(o.install_dir + "/node_modules/node-red/package.json"),
-                          command_output("node --version 2>/dev/null"));
+  r->version = fmt::format("Node-RED {} on Node.js {}",
+                           package_version(o.install_dir + "/node_modules/node-red/package.json"),
+                           command_output("node --version 2>/dev/null"));
   const std::string dir = o.work_dir + "/node-red";
-  const std::string user_dir = dir + "/user";
-  const std::string settings = dir + "/settings.js";
-  const std::string out_file = dir + "/out.txt";
-  const std::string log = dir + "/node-red.log";
+  p->red_js = o.install_dir + "/" + kRedJs;
+  p->user_dir = dir + "/user";
+  p->settings = dir + "/settings.js";
+  p->out_file = dir + "/out.txt";
+  p->log = dir + "/node-red.log";
   std::error_code ec;
-  fs::create_directories(user_dir, ec);
+  fs::create_directories(p->user_dir, ec);
   if (ec) {
-    r.error = fmt::format("cannot create {}: {}", user_dir, ec.message());
-    return r;
+    r->error = fmt::format("cannot create {}: {}", p->user_dir, ec.message());
+    return false;
   }
   const int ui_port = free_loopback_port();
   if (ui_port <= 0) {
-    r.error = "no free port on 127.0.0.1 for Node-RED";
-    return r;
+    r->error = "no free port on 127.0.0.1 for Node-RED";
+    return false;
   }
-  write_settings(settings, user_dir, ui_port);
-  write_flow(user_dir + "/flows.json", o, out_file);
+  write_settings(p->settings, p->user_dir, ui_port);
+  write_flow(p->user_dir + "/flows.json", o, p->out_file);
+  return true;
+}
 
-  NodeRedProcess proc(o.install_dir + "/" + kRedJs, settings, user_dir, log);
+}  // namespace
+
+NodeRedResult run_node_red(const NodeRedOptions& o, const RunLoad& load) {
+  NodeRedResult r;
+  Paths paths;
+  if (!prepare(o, &r, &paths)) return r;
+  const std::string& out_file = paths.out_file;
+  const std::string& log = paths.log;
+  NodeRedProcess proc(paths.red_js, paths.settings, paths.user_dir, log);
   if (!proc.started()) {
     r.error = "fork failed";
     return r;
@@ -381,6 +400,61 @@ NodeRedResult run_node_red(const NodeRedOptions& o, const RunLoad& load) {
   r.seconds = static_cast<double>(done_ns - times.first_publish_ns) / 1e9;
   r.publish_seconds = static_cast<double>(times.last_publish_ns - times.first_publish_ns) / 1e9;
   r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : 0;
+  return r;
+}
+
+NodeRedResult run_node_red_drain(const NodeRedOptions& o) {
+  NodeRedResult r;
+  Paths paths;
+  if (!prepare(o, &r, &paths)) return r;
+  const int64_t start_ns = mono_ns();
+  NodeRedProcess proc(paths.red_js, paths.settings, paths.user_dir, paths.log);
+  if (!proc.started()) {
+    r.error = "fork failed";
+    return r;
+  }
+  uint64_t offset = 0;
+  uint64_t lines = 0;
+  int64_t first_ns = 0;
+  int64_t done_ns = 0;
+  double cpu_first = -1;
+  bool died = false;
+  const int64_t startup_deadline = start_ns + std::chrono::nanoseconds(o.startup_timeout).count();
+  const int64_t deadline = startup_deadline + std::chrono::nanoseconds(o.timeout).count();
+  while (mono_ns() < (first_ns == 0 ? startup_deadline : deadline)) {
+    lines = count_lines(paths.out_file, &offset, lines);
+    if (lines > 0 && first_ns == 0) {
+      first_ns = mono_ns();
+      cpu_first = process_cpu_seconds(proc.pid());
+    }
+    if (lines >= o.messages) {
+      done_ns = mono_ns();
+      break;
+    }
+    if (!proc.alive()) {
+      died = true;
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  const double cpu_done = died ? -1 : process_cpu_seconds(proc.pid());
+  r.rss_mib = died ? 0 : process_peak_rss_mib(proc.pid());
+  proc.stop();
+  r.arrived = lines;
+  if (done_ns == 0) {
+    r.error = fmt::format("only {} of {} queued messages arrived in Node-RED's file{}", lines,
+                          o.messages,
+                          died ? " (Node-RED died: " + log_tail(paths.log) + ")"
+                               : first_ns == 0 ? " (nothing within the startup timeout: " +
+                                                     log_tail(paths.log) + ")"
+                                               : "");
+    return r;
+  }
+  r.ok = true;
+  r.startup_seconds = static_cast<double>(first_ns - start_ns) / 1e9;
+  r.drain_seconds = static_cast<double>(done_ns - first_ns) / 1e9;
+  r.seconds = static_cast<double>(done_ns - start_ns) / 1e9;
+  r.cpu_s = cpu_first >= 0 && cpu_done >= 0 ? cpu_done - cpu_first : 0;
   return r;
 }
 

@@ -25,6 +25,10 @@ struct NodeRedOptions {
   std::string probe_topic;   // a topic matching topic_filter, for the readiness probe
   uint64_t messages = 0;     // how many messages the load publishes
   bool parse_json = false;   // `mqtt in` outputs a parsed JSON object (else a UTF-8 string)
+  std::string client_id = "sluice-bench-node-red";  // the mqtt-broker node's client id
+  // false: a persistent session (MQTT 3.1.1 clean session 0), so the broker queues QoS 1
+  // messages for `client_id` while Node-RED is down (the backlog drain mode).
+  bool clean_session = true;
   std::chrono::seconds startup_timeout{60};  // until the flow is subscribed
   std::chrono::seconds timeout{300};         // until every message is in the file
 };
@@ -48,8 +52,12 @@ struct NodeRedResult {
   uint64_t arrived = 0;  // messages of the load written to the file
   double seconds = 0;    // first publish to the last message in the file
   double publish_seconds = 0;
-  double cpu_s = 0;    // CPU of the Node-RED process, start to stop (wait4)
-  double rss_mib = 0;  // its peak RSS (ru_maxrss)
+  double cpu_s = 0;    // CPU of the Node-RED process: subscribed (live) or first message in
+                       // the file (drain) to the last message in the file (/proc/PID/stat)
+  double rss_mib = 0;  // its peak RSS (VmHWM)
+  // Backlog drain only (run_node_red_drain); times from Node-RED's start (fork).
+  double startup_seconds = 0;  // start to the first message in the file
+  double drain_seconds = 0;    // first message in the file to the last
 };
 
 // True when the pinned Node-RED is installed under `install_dir`.
@@ -59,5 +67,11 @@ bool node_red_installed(const std::string& install_dir);
 // `load`, counts the lines in the file until every message arrived or the timeout, then stops
 // Node-RED. Never throws; failures are in the result.
 NodeRedResult run_node_red(const NodeRedOptions& options, const RunLoad& load);
+
+// Backlog drain: the whole load is already queued at the broker for the persistent session of
+// `options.client_id` (created beforehand, clean_session should be false). Starts Node-RED
+// with that client id, counts lines in the file until `options.messages` are there (no probes:
+// nothing but the backlog arrives), then stops Node-RED. Never throws.
+NodeRedResult run_node_red_drain(const NodeRedOptions& options);
 
 }  // namespace sluice::bench
