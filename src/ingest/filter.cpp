@@ -79,8 +79,8 @@ void ScaleFilter::apply(Batch& batch) {
 
 void RenameFilter::apply(Batch& batch) {
   const bool prefix = !from_.empty() && from_.back() == '*';
-  const std::string_view head = prefix ? std::string_view(from_).substr(0, from_.size() - 1)
-                                       : std::string_view(from_);
+  const std::string_view head =
+      prefix ? std::string_view(from_).substr(0, from_.size() - 1) : std::string_view(from_);
   for (Sample& s : batch.samples) {
     if (prefix) {
       if (s.series.starts_with(head)) s.series = to_ + s.series.substr(head.size());
@@ -174,8 +174,7 @@ std::shared_ptr<const FilterChainSettings> parse_filters(runtime::ConfigTable& s
                       [=] { return std::make_unique<SelectFilter>(keep, series); });
         break;
       }
-      default:
-        break;  // choice() reported the unknown type
+      default: break;  // choice() reported the unknown type
     }
   }
   return settings;

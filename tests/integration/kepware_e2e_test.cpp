@@ -92,8 +92,7 @@ std::string missing_messages(const std::map<std::string, Row>& rows, int message
   std::string out;
   int start = -1;
   for (int m = 0; m <= messages; ++m) {
-    const bool missing =
-        m < messages && !rows.contains(fmt::format("Channel1.Device1.Temp,{}", m));
+    const bool missing = m < messages && !rows.contains(fmt::format("Channel1.Device1.Temp,{}", m));
     if (missing && start < 0) start = m;
     if (!missing && start >= 0) {
       out += fmt::format("{}{}-{}", out.empty() ? "" : ", ", start, m - 1);
@@ -121,7 +120,8 @@ TEST(KepwareEndToEndTest, TlsBrokerToHttpUploadEveryValueOnceWithUnitsThroughAnU
                             {.username = "kep", .password = "s3cret", .tls = true});
   testing::FakeKepwareConfigApi api(dir.path(), "Administrator", "kep-pass");
   testing::HttpReceiver receiver;
-  std::ofstream(dir.file("sluice.toml")) << fmt::format(R"(
+  std::ofstream(dir.file("sluice.toml"))
+      << fmt::format(R"(
 [store]
 dir = "{0}/data"
 [[sources]]
@@ -148,9 +148,7 @@ url = "{4}"
 interval = "1s"
 allow_short_interval = true
 )",
-                                                        dir.path(), broker.port(),
-                                                        broker.ca_file(), api.url(),
-                                                        receiver.url());
+                     dir.path(), broker.port(), broker.ca_file(), api.url(), receiver.url());
   testing::SluiceProcess sluice(dir.file("sluice.toml"), dir.file("sluice.log"));
   ASSERT_TRUE(eventually([&] { return sluice.log().find("connected to") != std::string::npos; }))
       << sluice.log();
@@ -176,7 +174,8 @@ allow_short_interval = true
   ASSERT_TRUE(eventually([&] {
     rows = uploaded_rows(receiver);
     return rows.size() >= static_cast<size_t>(3 * (1 + kMessages));
-  })) << rows.size() << " rows; log:\n"
+  })) << rows.size()
+      << " rows; log:\n"
       << sluice.log();
   EXPECT_EQ(sluice.terminate(), 0) << sluice.log();
 
@@ -229,8 +228,8 @@ allow_short_interval = true
                                                         dir.path(), broker.port());
   const std::string lake = dir.path() + "/lake";
 
-  auto sluice = std::make_unique<testing::SluiceProcess>(dir.file("sluice.toml"),
-                                                         dir.file("sluice.log"));
+  auto sluice =
+      std::make_unique<testing::SluiceProcess>(dir.file("sluice.toml"), dir.file("sluice.log"));
   // Subscribed first: the broker keeps messages for a session only once it exists.
   ASSERT_TRUE(eventually([&] { return sluice->log().find("connected to") != std::string::npos; }))
       << sluice->log();
@@ -255,8 +254,8 @@ allow_short_interval = true
       FAIL() << "the publisher did not get to batch " << after_batches;
     }
     sluice->kill();
-    sluice = std::make_unique<testing::SluiceProcess>(dir.file("sluice.toml"),
-                                                      dir.file("sluice.log"));
+    sluice =
+        std::make_unique<testing::SluiceProcess>(dir.file("sluice.toml"), dir.file("sluice.log"));
   }
   publisher.join();
 
@@ -265,10 +264,10 @@ allow_short_interval = true
   ASSERT_TRUE(eventually([&] {
     rows = dir_rows(lake);
     return rows.size() >= kValues;
-  })) << rows.size() << " of " << kValues << " values; missing messages "
+  })) << rows.size()
+      << " of " << kValues << " values; missing messages "
       << missing_messages(rows, kBatches * kPerBatch) << "; store:\n"
-      << testing::run_command(testing::sluice_binary() + " store inspect '" + dir.path() +
-                              "/data'")
+      << testing::run_command(testing::sluice_binary() + " store inspect '" + dir.path() + "/data'")
              .output
       << "log:\n"
       << sluice->log();
@@ -277,9 +276,9 @@ allow_short_interval = true
   rows = dir_rows(lake);
   size_t duplicates = 0;
   for (int m = 0; m < kBatches * kPerBatch; ++m) {
-    for (const auto& [tag, offset] : {std::pair{"Channel1.Device1.Temp", 0},
-                                      std::pair{"Channel1.Device1.Pressure", 1000},
-                                      std::pair{"Channel1.Device1.Group1.Flow", 2000}}) {
+    for (const auto& [tag, offset] :
+         {std::pair{"Channel1.Device1.Temp", 0}, std::pair{"Channel1.Device1.Pressure", 1000},
+          std::pair{"Channel1.Device1.Group1.Flow", 2000}}) {
       const std::string key = fmt::format("{},{}", tag, offset + m);
       auto it = rows.find(key);
       ASSERT_NE(it, rows.end()) << "lost " << key;

@@ -549,8 +549,8 @@ TEST_F(MqttSourceTest, EveryFormatStoresGoodMessagesAndCountsBadOnesWithoutStopp
     s.parser.limits.max_payload_bytes = 64 * 1024;
     return s;
   };
-  o.subscriptions = {sub("kep/#", "kepware"),   sub("json/#", "json"),
-                     sub("senml/#", "senml"),   sub("om/#", "openmetrics"),
+  o.subscriptions = {sub("kep/#", "kepware"),     sub("json/#", "json"),
+                     sub("senml/#", "senml"),     sub("om/#", "openmetrics"),
                      sub("prom/#", "prometheus"), sub("influx/#", "influx"),
                      sub("auto/#", "auto")};
   o.subscriptions[1].parser.json.name_from = formats::JsonOptions::NameFrom::kTopic;
@@ -561,18 +561,18 @@ TEST_F(MqttSourceTest, EveryFormatStoresGoodMessagesAndCountsBadOnesWithoutStopp
   const std::string kep_good =
       R"({"timestamp":1700000000000,"values":[{"id":"C.D.kep","v":1,"q":true,"t":1700000000000}]})";
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"kep/a", R"({"timestamp":1700000000000,"values":[{"id":"C.D.x","v":1)"},  // malformed
+      {"kep/a", R"({"timestamp":1700000000000,"values":[{"id":"C.D.x","v":1)"},        // malformed
       {"kep/a", R"({"timestamp":1700000000000,"values":[{"id":7,"v":1,"q":true}]})"},  // type
-      {"kep/a", R"({"timestamp":1700000000000,"values":[{"v":1,"q":true}]})"},  // missing id
-      {"kep/a", "{\"values\":[{\"id\":\"a\xff\",\"v\":1,\"q\":true,\"t\":1}]}"},  // UTF-8
-      {"json/a", R"({"v":1e999})"},                                         // out of range
-      {"json/a", R"({"w":1})"},                                             // missing value
-      {"senml/a", R"([{"n":"a","v":"text"}])"},                             // wrong type
-      {"om/a", "m 1\n"},                                                    // no # EOF
-      {"prom/a", "m{a=\"1\" 1\n"},                                          // bad labels
-      {"influx/a", "m v=1 notatime\n"},                                     // bad timestamp
-      {"auto/a", "just words"},                                             // undetectable
-      {"kep/a", std::string(100 * 1024, '{')},                              // oversized
+      {"kep/a", R"({"timestamp":1700000000000,"values":[{"v":1,"q":true}]})"},         // missing id
+      {"kep/a", "{\"values\":[{\"id\":\"a\xff\",\"v\":1,\"q\":true,\"t\":1}]}"},       // UTF-8
+      {"json/a", R"({"v":1e999})"},              // out of range
+      {"json/a", R"({"w":1})"},                  // missing value
+      {"senml/a", R"([{"n":"a","v":"text"}])"},  // wrong type
+      {"om/a", "m 1\n"},                         // no # EOF
+      {"prom/a", "m{a=\"1\" 1\n"},               // bad labels
+      {"influx/a", "m v=1 notatime\n"},          // bad timestamp
+      {"auto/a", "just words"},                  // undetectable
+      {"kep/a", std::string(100 * 1024, '{')},   // oversized
   };
   for (const auto& [topic, payload] : bad) broker.publish(topic, payload, 1);
   broker.publish("kep/a", kep_good, 1);
@@ -597,9 +597,10 @@ TEST_F(MqttSourceTest, EveryFormatStoresGoodMessagesAndCountsBadOnesWithoutStopp
   ASSERT_TRUE(store_
                   ->query("all", {}, INT64_MIN, INT64_MAX,
                           [&](const Sample& s, uint64_t) {
-                            values[s.series] = std::holds_alternative<double>(s.value)
-                                                   ? std::get<double>(s.value)
-                                                   : static_cast<double>(std::get<int64_t>(s.value));
+                            values[s.series] =
+                                std::holds_alternative<double>(s.value)
+                                    ? std::get<double>(s.value)
+                                    : static_cast<double>(std::get<int64_t>(s.value));
                             return true;
                           })
                   .ok());

@@ -1,11 +1,10 @@
 // The source filters (ingest/filter.h): each filter type on its own, the chain in order, and
 // the [[sources.filters]] config with every error named by its key.
-#include "ingest/filter.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "cli/builtin_sources.h"
+#include "ingest/filter.h"
 #include "runtime/config.h"
 
 namespace sluice::ingest {
@@ -38,8 +37,8 @@ TEST(IngestFilterTest, GlobMatchesStarsAnywhere) {
 }
 
 TEST(IngestFilterTest, ScaleChangesNumbersOfMatchedSeriesOnly) {
-  Batch b = batch_of({{"a.t", 2.5}, {"a.n", int64_t{4}}, {"b.t", 1.0}, {"a.on", true},
-                      {"a.s", std::string("x")}});
+  Batch b = batch_of(
+      {{"a.t", 2.5}, {"a.n", int64_t{4}}, {"b.t", 1.0}, {"a.on", true}, {"a.s", std::string("x")}});
   ScaleFilter(10, 1, SeriesPatterns({"a.*"})).apply(b);
   EXPECT_EQ(std::get<double>(b.samples[0].value), 26.0);
   EXPECT_EQ(std::get<int64_t>(b.samples[1].value), 41);  // whole factor: stays an integer
@@ -52,12 +51,12 @@ TEST(IngestFilterTest, ScaleChangesNumbersOfMatchedSeriesOnly) {
 }
 
 TEST(IngestFilterTest, RenameTakesExactNamesOrReplacesAPrefix) {
-  Batch b = batch_of({{"Channel1.Device1.Temp", 1.0}, {"Channel1.Device2.Temp", 2.0},
-                      {"flow", 3.0}});
+  Batch b =
+      batch_of({{"Channel1.Device1.Temp", 1.0}, {"Channel1.Device2.Temp", 2.0}, {"flow", 3.0}});
   RenameFilter("Channel1.Device1.*", "press1.").apply(b);
   RenameFilter("flow", "line.flow").apply(b);
-  EXPECT_EQ(names(b), (std::vector<std::string>{"press1.Temp", "Channel1.Device2.Temp",
-                                                "line.flow"}));
+  EXPECT_EQ(names(b),
+            (std::vector<std::string>{"press1.Temp", "Channel1.Device2.Temp", "line.flow"}));
 }
 
 TEST(IngestFilterTest, IncludeAndExcludeKeepOrDropMatchedSeries) {
@@ -69,9 +68,10 @@ TEST(IngestFilterTest, IncludeAndExcludeKeepOrDropMatchedSeries) {
 }
 
 Result<runtime::Config> parse(const std::string& filters, std::vector<runtime::ConfigError>* e) {
-  const std::string text = "[store]\ndir = \"data\"\n[[sources]]\nname = \"s\"\ntype = "
-                           "\"simulator\"\n" +
-                           filters;
+  const std::string text =
+      "[store]\ndir = \"data\"\n[[sources]]\nname = \"s\"\ntype = "
+      "\"simulator\"\n" +
+      filters;
   return runtime::parse_config(text, "plant.toml", cli::builtin_source_types(), e);
 }
 
@@ -129,10 +129,10 @@ TEST(IngestFilterTest, BadFiltersAreReportedWithTheirWholeKey) {
     std::vector<runtime::ConfigError> errors;
     EXPECT_FALSE(parse(c.filters, &errors).ok()) << c.filters;
     ASSERT_EQ(errors.size(), 1u) << c.filters
-                                 << (errors.empty() ? "" : "\n" + errors[0].to_string() + "\n" +
-                                                               (errors.size() > 1
-                                                                    ? errors[1].to_string()
-                                                                    : std::string()));
+                                 << (errors.empty() ? ""
+                                                    : "\n" + errors[0].to_string() + "\n" +
+                                                          (errors.size() > 1 ? errors[1].to_string()
+                                                                             : std::string()));
     EXPECT_EQ(errors[0].key, c.key) << c.filters;
     EXPECT_THAT(errors[0].message, HasSubstr(c.message)) << c.filters;
     EXPECT_GT(errors[0].line, 5) << c.filters;

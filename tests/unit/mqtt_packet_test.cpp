@@ -1,14 +1,13 @@
 // The MQTT packet codec: the bytes Sluice sends match the specification byte for byte (MQTT
 // 3.1.1 and 5.0, chapter 3), and every packet a broker sends is decoded, or refused with a
 // message naming what is wrong, however it is damaged.
-#include "protocols/mqtt/packet.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "fuzz/mqtt_targets.h"
+#include "protocols/mqtt/packet.h"
 
 namespace sluice::mqtt {
 namespace {
@@ -37,9 +36,8 @@ TEST(MqttPacketTest, ConnectOf311IsEncodedAsTheSpecExample) {
   o.keep_alive_s = 60;
   o.username = "u";
   o.password = "pw";
-  EXPECT_EQ(encode_connect(o),
-            bytes({0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, 60, 0, 2, 'c', '1', 0, 1, 'u',
-                   0, 2, 'p', 'w'}));
+  EXPECT_EQ(encode_connect(o), bytes({0x10, 21, 0,   4,   'M', 'Q', 'T', 'T', 4, 0xC2, 0,  60,
+                                      0,    2,  'c', '1', 0,   1,   'u', 0,   2, 'p',  'w'}));
 }
 
 TEST(MqttPacketTest, ConnectOf5CarriesSessionExpiryAndReceiveMaximum) {
@@ -50,8 +48,8 @@ TEST(MqttPacketTest, ConnectOf5CarriesSessionExpiryAndReceiveMaximum) {
   o.keep_alive_s = 30;
   o.session_expiry_s = 3600;
   o.receive_maximum = 1000;
-  EXPECT_EQ(encode_connect(o), bytes({0x10, 22, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x00, 0, 30, 8, 0x11,
-                                      0, 0, 0x0E, 0x10, 0x21, 0x03, 0xE8, 0, 1, 'c'}));
+  EXPECT_EQ(encode_connect(o), bytes({0x10, 22, 0, 4,    'M',  'Q',  'T',  'T',  5, 0x00, 0,  30, 8,
+                                      0x11, 0,  0, 0x0E, 0x10, 0x21, 0x03, 0xE8, 0, 1,    'c'}));
 }
 
 TEST(MqttPacketTest, SubscribeAndAcksAreEncodedForBothVersions) {
@@ -74,17 +72,19 @@ TEST(MqttPacketTest, FixedHeaderNeedsMoreBytesOrRefusesAFifthLengthByte) {
   ASSERT_TRUE(big.ok());
   EXPECT_EQ((*big)->remaining_length, kMaxRemainingLength);
   EXPECT_EQ((*big)->header_bytes, 5u);
-  Result<std::optional<FixedHeader>> bad = read_fixed_header(bytes({0x30, 0xFF, 0xFF, 0xFF, 0xFF, 1}));
+  Result<std::optional<FixedHeader>> bad =
+      read_fixed_header(bytes({0x30, 0xFF, 0xFF, 0xFF, 0xFF, 1}));
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("longer than 4 bytes"));
   EXPECT_FALSE(read_fixed_header(bytes({0x00, 0})).ok());
 }
 
 TEST(MqttPacketTest, ConnackOf5GivesSessionPresentReasonAndServerKeepAlive) {
-  const std::string p = bytes({0x20, 15, 0x01, 0x87, 12, 0x13, 0, 10, 0x1F, 0, 4, 'n', 'o', 'p',
-                               'e', 0x24, 1});
-  Result<Connack> c = decode_framed(
-      p, [](const FixedHeader& h, std::string_view b) { return decode_connack(Version::k5, h, b); });
+  const std::string p =
+      bytes({0x20, 15, 0x01, 0x87, 12, 0x13, 0, 10, 0x1F, 0, 4, 'n', 'o', 'p', 'e', 0x24, 1});
+  Result<Connack> c = decode_framed(p, [](const FixedHeader& h, std::string_view b) {
+    return decode_connack(Version::k5, h, b);
+  });
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_TRUE(c->session_present);
   EXPECT_EQ(c->code, 0x87);
@@ -96,12 +96,13 @@ TEST(MqttPacketTest, ConnackOf5GivesSessionPresentReasonAndServerKeepAlive) {
 }
 
 TEST(MqttPacketTest, PublishOf5WithTopicAliasAndUserPropertyIsDecoded) {
-  std::string body = bytes({0, 3, 'a', '/', 'b', 0x01, 0x02});                 // topic, id 258
-  body += bytes({12, 0x23, 0, 7, 0x26, 0, 1, 'k', 0, 1, 'v', 0x01, 1});        // properties
+  std::string body = bytes({0, 3, 'a', '/', 'b', 0x01, 0x02});           // topic, id 258
+  body += bytes({12, 0x23, 0, 7, 0x26, 0, 1, 'k', 0, 1, 'v', 0x01, 1});  // properties
   body += "x=1";
   const std::string p = bytes({0x3B, static_cast<int>(body.size())}) + body;  // dup, qos 1, retain
-  Result<Publish> pub = decode_framed(
-      p, [](const FixedHeader& h, std::string_view b) { return decode_publish(Version::k5, h, b); });
+  Result<Publish> pub = decode_framed(p, [](const FixedHeader& h, std::string_view b) {
+    return decode_publish(Version::k5, h, b);
+  });
   ASSERT_TRUE(pub.ok()) << pub.status().message();
   EXPECT_TRUE(pub->dup);
   EXPECT_EQ(pub->qos, 1);
@@ -114,9 +115,8 @@ TEST(MqttPacketTest, PublishOf5WithTopicAliasAndUserPropertyIsDecoded) {
 
 TEST(MqttPacketTest, DamagedPublishesAreRefusedWithTheReason) {
   const auto decode = [](const std::string& p, Version v = Version::k311) {
-    return decode_framed(p, [v](const FixedHeader& h, std::string_view b) {
-      return decode_publish(v, h, b);
-    });
+    return decode_framed(
+        p, [v](const FixedHeader& h, std::string_view b) { return decode_publish(v, h, b); });
   };
   EXPECT_THAT(decode(bytes({0x36, 5, 0, 1, 't', 0, 1})).status().message(), HasSubstr("QoS 3"));
   EXPECT_THAT(decode(bytes({0x32, 5, 0, 1, 't', 0, 0})).status().message(),
@@ -133,26 +133,24 @@ TEST(MqttPacketTest, DamagedPublishesAreRefusedWithTheReason) {
 }
 
 TEST(MqttPacketTest, SubackAckAndDisconnectAreDecoded) {
-  Result<Suback> s = decode_framed(bytes({0x90, 6, 0, 1, 0, 1, 2, 0x80}),
-                                   [](const FixedHeader& h, std::string_view b) {
-                                     return decode_suback(Version::k5, h, b);
-                                   });
+  Result<Suback> s = decode_framed(
+      bytes({0x90, 6, 0, 1, 0, 1, 2, 0x80}),
+      [](const FixedHeader& h, std::string_view b) { return decode_suback(Version::k5, h, b); });
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->codes, (std::vector<uint8_t>{1, 2, 0x80}));
-  Result<Ack> rel = decode_framed(bytes({0x62, 2, 0, 9}), [](const FixedHeader& h,
-                                                              std::string_view b) {
-    return decode_ack(Version::k311, h, b);
-  });
+  Result<Ack> rel = decode_framed(
+      bytes({0x62, 2, 0, 9}),
+      [](const FixedHeader& h, std::string_view b) { return decode_ack(Version::k311, h, b); });
   ASSERT_TRUE(rel.ok());
   EXPECT_EQ(rel->packet_id, 9);
   // PUBREL must carry flags 0x2.
   EXPECT_FALSE(decode_framed(bytes({0x60, 2, 0, 9}), [](const FixedHeader& h, std::string_view b) {
                  return decode_ack(Version::k311, h, b);
                }).ok());
-  Result<Disconnect> d = decode_framed(bytes({0xE0, 1, 0x8E}), [](const FixedHeader& h,
-                                                                   std::string_view b) {
-    return decode_disconnect(Version::k5, h, b);
-  });
+  Result<Disconnect> d =
+      decode_framed(bytes({0xE0, 1, 0x8E}), [](const FixedHeader& h, std::string_view b) {
+        return decode_disconnect(Version::k5, h, b);
+      });
   ASSERT_TRUE(d.ok());
   EXPECT_THAT(reason_text(Version::k5, d->reason), HasSubstr("session taken over"));
 }

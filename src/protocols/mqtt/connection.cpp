@@ -65,11 +65,11 @@ class Connection::Impl {
     // Resolve.
     auto resolved = std::make_shared<Op<tcp::resolver::results_type>>();
     tcp::resolver resolver(io_);
-    resolver.async_resolve(options_.host, std::to_string(options_.port),
-                           [resolved](const boost::system::error_code& ec,
-                                      tcp::resolver::results_type results) {
-                             resolved->finish(ec, std::move(results));
-                           });
+    resolver.async_resolve(
+        options_.host, std::to_string(options_.port),
+        [resolved](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+          resolved->finish(ec, std::move(results));
+        });
     Status st = run_until(resolved->done, deadline, stop);
     if (!st.ok()) {
       resolver.cancel();
@@ -108,8 +108,9 @@ class Connection::Impl {
     if (tls_) {
       SLUICE_RETURN_IF_ERROR(prepare_tls_stream());
       auto shaken = std::make_shared<Op<int>>();
-      tls_->async_handshake(asio::ssl::stream_base::client,
-                            [shaken](const boost::system::error_code& ec) { shaken->finish(ec, 0); });
+      tls_->async_handshake(
+          asio::ssl::stream_base::client,
+          [shaken](const boost::system::error_code& ec) { shaken->finish(ec, 0); });
       st = run_until(shaken->done, deadline, stop);
       if (!st.ok()) {
         close();
@@ -168,8 +169,8 @@ class Connection::Impl {
         if (!ack->reason_string.empty()) why += " (" + ack->reason_string + ")";
         return unavailable(fmt::format("connection refused by {}: {}", ep, why));
       }
-      keep_alive_ = std::chrono::seconds(ack->server_keep_alive.value_or(
-          options_.connect.keep_alive_s));
+      keep_alive_ =
+          std::chrono::seconds(ack->server_keep_alive.value_or(options_.connect.keep_alive_s));
       return std::move(ack).value();
     }
   }
@@ -199,7 +200,7 @@ class Connection::Impl {
       SLUICE_ASSIGN_OR_RETURN(Suback ack, decode_suback(version(), packet.header, packet.body));
       if (ack.codes.size() != subs.size()) {
         return corruption(fmt::format("{} answered {} subscription(s) with {} code(s)", endpoint(),
-                                     subs.size(), ack.codes.size()));
+                                      subs.size(), ack.codes.size()));
       }
       return std::move(ack.codes);
     }
@@ -248,8 +249,8 @@ class Connection::Impl {
           ping_outstanding_ = true;
           ping_sent_ = now;
         }
-        wake_at = std::min(wake_at, ping_outstanding_ ? ping_sent_ + keep_alive_
-                                                      : last_sent_ + keep_alive_);
+        wake_at = std::min(wake_at,
+                           ping_outstanding_ ? ping_sent_ + keep_alive_ : last_sent_ + keep_alive_);
       }
       pump();
       if (woken_.exchange(false)) return std::optional<Packet>{};
@@ -367,27 +368,25 @@ class Connection::Impl {
     boost::system::error_code ec;
     (void)asio::ip::make_address(options_.host, ec);
     const bool is_ip = !ec;
-    if (!is_ip &&
-        SSL_set_tlsext_host_name(tls_->native_handle(), options_.host.c_str()) != 1) {
+    if (!is_ip && SSL_set_tlsext_host_name(tls_->native_handle(), options_.host.c_str()) != 1) {
       return internal_error(fmt::format("cannot set the TLS server name '{}'", options_.host));
     }
     if (!options_.tls->insecure_skip_verify) {
-      tls_->set_verify_callback(
-          [this, check = asio::ssl::host_name_verification(options_.host)](
-              bool preverified, asio::ssl::verify_context& vc) mutable {
-            const bool ok = check(preverified, vc);
-            if (!ok && verify_error_.empty()) {
-              if (preverified) {
-                verify_error_ = fmt::format(
-                    "certificate verify failed: the certificate is not for '{}'", options_.host);
-              } else {
-                const int err = X509_STORE_CTX_get_error(vc.native_handle());
-                verify_error_ =
-                    fmt::format("certificate verify failed: {}", X509_verify_cert_error_string(err));
-              }
-            }
-            return ok;
-          });
+      tls_->set_verify_callback([this, check = asio::ssl::host_name_verification(options_.host)](
+                                    bool preverified, asio::ssl::verify_context& vc) mutable {
+        const bool ok = check(preverified, vc);
+        if (!ok && verify_error_.empty()) {
+          if (preverified) {
+            verify_error_ = fmt::format(
+                "certificate verify failed: the certificate is not for '{}'", options_.host);
+          } else {
+            const int err = X509_STORE_CTX_get_error(vc.native_handle());
+            verify_error_ =
+                fmt::format("certificate verify failed: {}", X509_verify_cert_error_string(err));
+          }
+        }
+        return ok;
+      });
     }
     return {};
   }
@@ -460,7 +459,8 @@ class Connection::Impl {
       if (oversized_) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(oversized_->left, avail.size()));
         if (oversized_->kept.size() < kTruncatedKeep) {
-          oversized_->kept.append(avail.substr(0, std::min(n, kTruncatedKeep - oversized_->kept.size())));
+          oversized_->kept.append(
+              avail.substr(0, std::min(n, kTruncatedKeep - oversized_->kept.size())));
         }
         in_pos_ += n;
         oversized_->left -= n;
@@ -474,8 +474,8 @@ class Connection::Impl {
       if (header->remaining_length > options_.max_packet_bytes) {
         if (header->type != PacketType::kPublish) {
           return corruption(fmt::format("{} sent a {} packet of {} bytes, over the limit of {}",
-                                       endpoint(), packet_type_name(header->type),
-                                       header->remaining_length, options_.max_packet_bytes));
+                                        endpoint(), packet_type_name(header->type),
+                                        header->remaining_length, options_.max_packet_bytes));
         }
         oversized_ = Oversized{*header, {}, header->remaining_length};
         in_pos_ += header->header_bytes;
@@ -498,7 +498,7 @@ class Connection::Impl {
   std::string verify_error_;  // the first certificate check that failed
 
   std::vector<char> rbuf_;
-  std::string in_;         // bytes read, from in_pos_ not yet framed
+  std::string in_;  // bytes read, from in_pos_ not yet framed
   size_t in_pos_ = 0;
   size_t consumed_ = 0;  // of the packet last returned; dropped at the next next()
   bool reading_ = false;

@@ -19,22 +19,34 @@ enum class PropType { kByte, kTwo, kFour, kVarint, kString, kBinary, kPair, kUnk
 
 PropType property_type(uint8_t id) {
   switch (id) {
-    case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
-      return PropType::kByte;
-    case 0x13: case 0x21: case 0x22: case 0x23:
-      return PropType::kTwo;
-    case 0x02: case 0x11: case 0x18: case 0x27:
-      return PropType::kFour;
-    case 0x0B:
-      return PropType::kVarint;
-    case 0x03: case 0x08: case 0x12: case 0x15: case 0x1A: case 0x1C: case 0x1F:
-      return PropType::kString;
-    case 0x09: case 0x16:
-      return PropType::kBinary;
-    case 0x26:
-      return PropType::kPair;
-    default:
-      return PropType::kUnknown;
+    case 0x01:
+    case 0x17:
+    case 0x19:
+    case 0x24:
+    case 0x25:
+    case 0x28:
+    case 0x29:
+    case 0x2A: return PropType::kByte;
+    case 0x13:
+    case 0x21:
+    case 0x22:
+    case 0x23: return PropType::kTwo;
+    case 0x02:
+    case 0x11:
+    case 0x18:
+    case 0x27: return PropType::kFour;
+    case 0x0B: return PropType::kVarint;
+    case 0x03:
+    case 0x08:
+    case 0x12:
+    case 0x15:
+    case 0x1A:
+    case 0x1C:
+    case 0x1F: return PropType::kString;
+    case 0x09:
+    case 0x16: return PropType::kBinary;
+    case 0x26: return PropType::kPair;
+    default: return PropType::kUnknown;
   }
 }
 
@@ -97,8 +109,8 @@ class Reader {
 
  private:
   Status short_of(const char* what, size_t need) const {
-    return malformed(fmt::format("{} needs {} byte(s) at offset {} but {} are left", what, need,
-                                 pos_, left()));
+    return malformed(
+        fmt::format("{} needs {} byte(s) at offset {} but {} are left", what, need, pos_, left()));
   }
 
   std::string_view bytes_;
@@ -193,15 +205,16 @@ std::string framed(uint8_t first_byte, const std::string& body) {
 Status check_flags(const FixedHeader& h, uint8_t expected, const char* name) {
   if (h.flags == expected) return {};
   return corruption(fmt::format("malformed {} packet: fixed header flags 0x{:X}, expected 0x{:X}",
-                               name, h.flags, expected));
+                                name, h.flags, expected));
 }
 
 }  // namespace
 
 const char* packet_type_name(PacketType type) {
-  static constexpr const char* kNames[] = {
-      "reserved", "CONNECT", "CONNACK",  "PUBLISH", "PUBACK",   "PUBREC",  "PUBREL",     "PUBCOMP",
-      "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"};
+  static constexpr const char* kNames[] = {"reserved",  "CONNECT",  "CONNACK",     "PUBLISH",
+                                           "PUBACK",    "PUBREC",   "PUBREL",      "PUBCOMP",
+                                           "SUBSCRIBE", "SUBACK",   "UNSUBSCRIBE", "UNSUBACK",
+                                           "PINGREQ",   "PINGRESP", "DISCONNECT",  "AUTH"};
   return kNames[static_cast<uint8_t>(type) & 0x0F];
 }
 
@@ -361,8 +374,7 @@ Result<Ack> decode_ack(Version version, const FixedHeader& h, std::string_view b
   return a;
 }
 
-Result<Disconnect> decode_disconnect(Version version, const FixedHeader& h,
-                                     std::string_view body) {
+Result<Disconnect> decode_disconnect(Version version, const FixedHeader& h, std::string_view body) {
   SLUICE_RETURN_IF_ERROR(check_flags(h, 0, "DISCONNECT"));
   Reader r(body, "DISCONNECT");
   Disconnect d;

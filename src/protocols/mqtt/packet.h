@@ -110,7 +110,7 @@ struct Publish {
   uint8_t qos = 0;
   bool retain = false;
   std::string_view topic;
-  uint16_t packet_id = 0;  // 0 for QoS 0
+  uint16_t packet_id = 0;               // 0 for QoS 0
   std::optional<uint16_t> topic_alias;  // MQTT 5
   std::string_view payload;
 };

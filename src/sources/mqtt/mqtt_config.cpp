@@ -33,7 +33,7 @@ void parse_parser_options(runtime::ConfigTable& t, const std::string& format,
                           formats::ParserOptions* out) {
   constexpr std::string_view kPointer = "a JSON pointer such as \"/value\" (RFC 6901)";
   formats::JsonOptions& j = out->json;
-  const std::string_view json_keys[] = {"json_name",    "json_value",  "json_time",
+  const std::string_view json_keys[] = {"json_name",        "json_value",   "json_time",
                                         "json_time_format", "json_quality", "json_flat",
                                         "json_prefix"};
   if (format == "json") {
@@ -53,23 +53,25 @@ void parse_parser_options(runtime::ConfigTable& t, const std::string& format,
         formats::JsonOptions::TimeFormat::kSeconds, formats::JsonOptions::TimeFormat::kMillis,
         formats::JsonOptions::TimeFormat::kMicros, formats::JsonOptions::TimeFormat::kNanos,
         formats::JsonOptions::TimeFormat::kIso8601};
-    j.time_format = kTimeFormats[t.choice("json_time_format", 1, {"s", "ms", "us", "ns", "iso8601"})];
+    j.time_format =
+        kTimeFormats[t.choice("json_time_format", 1, {"s", "ms", "us", "ns", "iso8601"})];
     j.quality_pointer = t.string("json_quality", j.quality_pointer, kPointer, json_pointer);
     j.flat = t.boolean("json_flat", j.flat);
     j.prefix = t.string("json_prefix", j.prefix);
   } else {
     for (const std::string_view key : json_keys) {
-      if (t.has(key)) t.error(key, "set but format is not \"json\"; remove it or set format = \"json\"");
+      if (t.has(key))
+        t.error(key, "set but format is not \"json\"; remove it or set format = \"json\"");
     }
   }
   if (format == "influx") {
-    static constexpr formats::TimeUnit kUnits[] = {formats::TimeUnit::kNanos,
-                                                   formats::TimeUnit::kMicros,
-                                                   formats::TimeUnit::kMillis,
-                                                   formats::TimeUnit::kSeconds};
+    static constexpr formats::TimeUnit kUnits[] = {
+        formats::TimeUnit::kNanos, formats::TimeUnit::kMicros, formats::TimeUnit::kMillis,
+        formats::TimeUnit::kSeconds};
     out->influx.precision = kUnits[t.choice("influx_precision", 0, {"ns", "us", "ms", "s"})];
   } else if (t.has("influx_precision")) {
-    t.error("influx_precision", "set but format is not \"influx\"; remove it or set format = \"influx\"");
+    t.error("influx_precision",
+            "set but format is not \"influx\"; remove it or set format = \"influx\"");
   }
 }
 

@@ -127,7 +127,6 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
   }
 }
 
-
 // Waits on the store for the durable end of the source's stream and wakes the connection when it
 // moved, so that acknowledgements go out without the connection polling the store.
 struct MqttSource::Watcher {
@@ -242,8 +241,7 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
   copts.max_packet_bytes = options_.max_message_bytes + kPublishHeaderRoom;
   copts.timeout = kConnectTimeout;
 
-  const std::string uri =
-      fmt::format("{}://{}", options_.tls ? "mqtts" : "mqtt", endpoint());
+  const std::string uri = fmt::format("{}://{}", options_.tls ? "mqtts" : "mqtt", endpoint());
   Clock& clock = ctx.clock();
   int64_t backoff_ms = options_.reconnect_min.count();
   set_health(HealthState::kWarning, fmt::format("connecting to {}", endpoint()));
@@ -361,8 +359,8 @@ Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection&
           } else if (auto it = topic_aliases_.find(*pub->topic_alias); it != topic_aliases_.end()) {
             topic = it->second;
           } else {
-            return corruption(fmt::format("malformed PUBLISH packet: unknown topic alias {}",
-                                          *pub->topic_alias));
+            return corruption(
+                fmt::format("malformed PUBLISH packet: unknown topic alias {}", *pub->topic_alias));
           }
         }
         messages_.fetch_add(1, std::memory_order_relaxed);
@@ -371,7 +369,7 @@ Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection&
           (void)process(ctx, topic, pub->payload, packet.truncated, size);
           break;
         }
-        const uint64_t hash = std::hash<std::string_view>{}(topic) * 1'000'003u ^
+        const uint64_t hash = std::hash<std::string_view>{}(topic)*1'000'003u ^
                               std::hash<std::string_view>{}(pub->payload) ^
                               (packet.truncated ? packet.header.remaining_length : 0);
         if (auto it = unacked_.find(pub->packet_id);
@@ -394,7 +392,8 @@ Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection&
         break;
       }
       case mqtt::PacketType::kPubrel: {
-        SLUICE_ASSIGN_OR_RETURN(mqtt::Ack rel, mqtt::decode_ack(version, packet.header, packet.body));
+        SLUICE_ASSIGN_OR_RETURN(mqtt::Ack rel,
+                                mqtt::decode_ack(version, packet.header, packet.body));
         // The message was durable before its PUBREC; after a restart of Sluice the broker may
         // release one we no longer remember, which is answered the same way.
         conn.send(mqtt::encode_ack(mqtt::PacketType::kPubcomp, rel.packet_id));
@@ -408,8 +407,7 @@ Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection&
         if (!d.reason_string.empty()) why += " (" + d.reason_string + ")";
         return Status(Code::kUnavailable, "the broker disconnected us: " + why);
       }
-      case mqtt::PacketType::kSuback:
-        break;  // a late answer to a SUBSCRIBE that timed out
+      case mqtt::PacketType::kSuback: break;  // a late answer to a SUBSCRIBE that timed out
       default:
         return corruption(fmt::format("the broker sent an unexpected {} packet",
                                       mqtt::packet_type_name(packet.header.type)));
@@ -432,8 +430,7 @@ void MqttSource::send_due_acks(mqtt::Connection& conn, uint64_t durable_end) {
 }
 
 std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::string_view topic,
-                                            std::string_view payload, bool truncated,
-                                            size_t size) {
+                                            std::string_view payload, bool truncated, size_t size) {
   Route* route = nullptr;
   for (Route& r : routes_) {
     if (topic_matches(r.subscription.filter, topic)) {
@@ -448,11 +445,11 @@ std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::st
   const std::string& format = route->subscription.format;
   if (truncated || size > options_.max_message_bytes) {
     oversized_.fetch_add(1, std::memory_order_relaxed);
-    count_parse_error(ctx, format, topic,
-                      fmt::format("message too large: {} is over max_message_bytes ({} bytes)",
-                                  truncated ? std::string("the message")
-                                            : fmt::format("{} bytes", size),
-                                  options_.max_message_bytes));
+    count_parse_error(
+        ctx, format, topic,
+        fmt::format("message too large: {} is over max_message_bytes ({} bytes)",
+                    truncated ? std::string("the message") : fmt::format("{} bytes", size),
+                    options_.max_message_bytes));
     return 0;
   }
   formats::PayloadParser* parser = route->parser.get();
@@ -484,9 +481,9 @@ std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::st
   Status st = parser->parse(payload, pctx, &parsed);
   if (!st.ok()) {
     // It can never succeed: count it, say so, and acknowledge it so the broker lets it go.
-    count_parse_error(ctx, format, topic,
-                      parsed_as == format ? st.message()
-                                          : fmt::format("as {}: {}", parsed_as, st.message()));
+    count_parse_error(
+        ctx, format, topic,
+        parsed_as == format ? st.message() : fmt::format("as {}: {}", parsed_as, st.message()));
     return 0;
   }
   if (!parsed.meta.empty()) {

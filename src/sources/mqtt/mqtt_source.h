@@ -29,11 +29,11 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <optional>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,8 +141,8 @@ class MqttSource final : public runtime::Source {
   };
   // A QoS 1/2 message stored and not yet fully acknowledged, by packet id.
   struct Unacked {
-    uint64_t hash = 0;     // of topic and payload, to recognise a redelivery
-    uint64_t end_seq = 0;  // durable once the stream's durable end reaches it; 0: nothing stored
+    uint64_t hash = 0;      // of topic and payload, to recognise a redelivery
+    uint64_t end_seq = 0;   // durable once the stream's durable end reaches it; 0: nothing stored
     bool recorded = false;  // QoS 2: PUBREC sent, waiting for PUBREL
   };
   // An acknowledgement to send once end_seq is durable.
@@ -157,8 +157,8 @@ class MqttSource final : public runtime::Source {
   Status run_connection(runtime::SourceContext& ctx, mqtt::Connection& conn, Watcher& watcher);
   // Matches, parses and ingests one message; returns the end_seq to wait for before the
   // acknowledgement (0: none), or nullopt if the source stopped before the store took it.
-  std::optional<uint64_t> process(runtime::SourceContext& ctx, std::string_view topic, std::string_view payload,
-                   bool truncated, size_t size);
+  std::optional<uint64_t> process(runtime::SourceContext& ctx, std::string_view topic,
+                                  std::string_view payload, bool truncated, size_t size);
   void count_parse_error(runtime::SourceContext& ctx, std::string_view format,
                          std::string_view topic, const std::string& message);
   // Ingests without waiting for durability, holding and retrying while the store refuses;
