@@ -1,6 +1,7 @@
 // The command line, the operator's entry to everything: `sluice run` (the gateway itself),
 // `sluice validate` (check a config without starting anything), `sluice store inspect|fsck`
-// (see and mend a store offline) and `sluice version`.
+// (see and mend a store offline), `sluice user|token` (REST API users and tokens, auth_commands.h)
+// and `sluice version`.
 //
 // Exit codes: 0 success; 1 the command ran but failed (the store could not open, fsck found
 // damage); 2 the input was wrong (bad config, bad arguments, a directory that is not a store).
@@ -18,6 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "api/api.h"
+#include "api/http_server.h"
+#include "auth/auth.h"
+#include "cli/auth_commands.h"
 #include "cli/builtin_sources.h"
 #include "io/env.h"
 #include "runtime/config.h"
@@ -90,6 +95,55 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
     spdlog::critical("{}", started.to_string());
     return kExitFailed;
   }
+  std::unique_ptr<auth::Auth> auth;
+  std::unique_ptr<api::Api> api_routes;
+  std::unique_ptr<api::HttpServer> server;
+  if (config->api.enabled) {
+    // Users and tokens live in the state database next to the store.
+    Result<std::unique_ptr<auth::Auth>> opened =
+        auth::Auth::open(join_path(config->store.dir, "state.db"), SystemClock::instance());
+    if (!opened.ok()) {
+      spdlog::critical("API users and tokens: {}", opened.status().message());
+      (void)(*rt)->stop();
+      return kExitFailed;
+    }
+    auth = std::move(opened).value();
+    Result<std::optional<std::string>> first = auth->users().ensure_first_admin();
+    if (!first.ok()) {
+      spdlog::critical("API users and tokens: {}", first.status().message());
+      (void)(*rt)->stop();
+      return kExitFailed;
+    }
+    if (first->has_value()) {
+      // Shown once: it is stored only hashed. `sluice user passwd admin` changes it.
+      std::cout << "\nFirst run: the API user 'admin' was created with the password\n\n    "
+                << **first
+                << "\n\nIt is shown only now. Log in with it and change it (sluice user passwd "
+                   "admin).\n\n"
+                << std::flush;
+    }
+    api_routes = std::make_unique<api::Api>(**rt, api::ApiOptions{.auth = auth.get()});
+    api::HttpServerOptions o;
+    o.address = config->api.address;
+    o.port = config->api.port;
+    o.cert_file = config->api.cert_file;
+    o.key_file = config->api.key_file;
+    o.max_body_bytes = config->api.max_body_bytes;
+    Result<std::unique_ptr<api::HttpServer>> s = api::HttpServer::start(
+        o, [routes = api_routes.get()](const api::HttpRequest& r) { return routes->handle(r); });
+    if (!s.ok()) {
+      spdlog::critical(
+          "API server: {}; set [api] listen to a free address and port, or "
+          "[api] enabled = false",
+          s.status().message());
+      (void)(*rt)->stop();
+      return kExitFailed;
+    }
+    server = std::move(s).value();
+    api_routes->set_server(server.get());
+    spdlog::info("API listening on {}://{}:{}", server->tls() ? "https" : "http",
+                 config->api.address, server->port());
+  }
   spdlog::info("sluice {} running with {} ({} sources); stop with Ctrl-C or SIGTERM", kVersion,
                path, config->sources.size());
 
@@ -102,6 +156,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   std::signal(SIGTERM, SIG_DFL);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
 
+  if (server) server->stop();  // no request may reach the runtime while it stops
   Status stopped = (*rt)->stop();
   if (!stopped.ok()) {
     spdlog::error("{}", stopped.to_string());
@@ -173,6 +228,7 @@ int run_cli(int argc, char** argv) {
                  "Truncate torn tails and quarantine damaged files (exit 0 when done)");
 
   CLI::App* version = app.add_subcommand("version", "Print the version");
+  AuthCommands auth_commands(app);  // `sluice user ...`, `sluice token ...`
 
   try {
     app.parse(argc, argv);
@@ -182,6 +238,7 @@ int run_cli(int argc, char** argv) {
   }
 
   setup_logging(log_level.empty() ? "info" : log_level);
+  if (std::optional<int> code = auth_commands.run()) return *code;
   if (*run) return cmd_run(config_path, log_level);
   if (*validate) return cmd_validate(validate_path);
   if (*inspect) return cmd_inspect(inspect_dir, inspect_records);

@@ -492,6 +492,39 @@ void parse_log(ConfigTable& t, LogConfig* log) {
                  [](nanoseconds d) { return d == nanoseconds{0} || d >= seconds(1); });
 }
 
+void parse_api(ConfigTable& t, const std::string& base_dir, ApiConfig* api) {
+  api->enabled = t.boolean("enabled", true);  // an [api] table turns it on unless it says not
+  const std::string listen = t.string(
+      "listen", api->address + ":" + std::to_string(api->port),
+      "an address and port to listen on, e.g. \"127.0.0.1:8080\" (port 0: any free port)",
+      [](const std::string& v) {
+        const size_t colon = v.rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) return false;
+        const std::string port = v.substr(colon + 1);
+        if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+          return false;
+        }
+        return std::stoi(port) <= 65535;
+      });
+  const size_t colon = listen.rfind(':');
+  api->address = listen.substr(0, colon);
+  if (api->address.size() > 2 && api->address.front() == '[' && api->address.back() == ']') {
+    api->address = api->address.substr(1, api->address.size() - 2);  // [::1]
+  }
+  api->port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
+  api->cert_file = t.file_path("tls_cert_file", "", "a PEM certificate (chain) file");
+  api->key_file = t.file_path("tls_key_file", "", "a PEM private key file");
+  if (api->cert_file.empty() != api->key_file.empty()) {
+    t.error(api->cert_file.empty() ? "tls_cert_file" : "tls_key_file",
+            "HTTPS needs both tls_cert_file and tls_key_file");
+  }
+  api->max_body_bytes = t.size("max_body", api->max_body_bytes,
+                               "a size from 1KiB to 64MiB, e.g. \"1MiB\"", [](uint64_t v) {
+                                 return v >= 1024 && v <= (64u << 20);
+                               });
+  (void)base_dir;
+}
+
 bool valid_source_name(const std::string& name) {
   static const std::regex kPattern("[A-Za-z0-9_.-]+");
   return !name.empty() && name.size() <= kMaxSourceNameLength && name[0] != '.' &&
@@ -661,6 +694,11 @@ Result<Config> parse_config(std::string_view text, std::string_view file_name,
       parse_log(t, &config.log);
       t.report_unknown_keys();
     }
+    if (const toml::table* api = root.table("api")) {
+      TomlTable t(*api, "api", errors);
+      parse_api(t, base_dir_of(file_name), &config.api);
+      t.report_unknown_keys();
+    }
     if (const toml::array* sources = root.table_array("sources")) {
       parse_sources(root, *sources, types, &config.sources);
     }
@@ -728,6 +766,12 @@ std::string describe_config(const Config& config) {
               ? std::string("off")
               : "every " + format_duration(config.log.status_interval))
       << "\n";
+  if (config.api.enabled) {
+    out << "api: " << (config.api.cert_file.empty() ? "http" : "https") << "://"
+        << config.api.address << ":" << config.api.port << "\n";
+  } else {
+    out << "api: off\n";
+  }
   const auto enabled = std::count_if(config.sources.begin(), config.sources.end(),
                                      [](const SourceConfig& c) { return c.enabled; });
   out << "sources: " << config.sources.size() << " (" << enabled << " enabled)\n";

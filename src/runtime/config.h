@@ -37,6 +37,16 @@ struct LogConfig {
   std::chrono::nanoseconds status_interval = std::chrono::seconds(10);
 };
 
+// The REST API and web UI server ([api]).
+struct ApiConfig {
+  bool enabled = false;  // off until users and tokens guard it (next issue)
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (tests)
+  std::string cert_file;  // both set: HTTPS
+  std::string key_file;
+  uint64_t max_body_bytes = 1u << 20;
+};
+
 struct SourceConfig {
   std::string name;  // unique; [A-Za-z0-9_.-]+, not starting with '.'
   std::string type;
@@ -60,6 +70,7 @@ struct Config {
   std::string file;  // the path it was read from, as given
   store::StoreOptions store;
   LogConfig log;
+  ApiConfig api;
   std::vector<SourceConfig> sources;
   std::vector<SinkConfig> sinks;
 };

@@ -127,8 +127,12 @@ class ServiceSlot {
 // A source with everything the runtime keeps for it. It is the source's SourceContext.
 class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, SourceConfig> {
  public:
-  Slot(store::Store& store, SeriesRegistry& series, Clock& clock, SourceConfig config)
-      : ServiceSlot(clock, std::move(config)), store_(store), series_(series) {
+  Slot(store::Store& store, SeriesRegistry& series, LastValues::Stream& last_values, Clock& clock,
+       SourceConfig config)
+      : ServiceSlot(clock, std::move(config)),
+        store_(store),
+        series_(series),
+        last_values_(last_values) {
     if (config_.filters) filters_ = config_.filters->make();
   }
 
@@ -159,6 +163,8 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     } else {
       samples_.fetch_add(n, std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);
+      // The live tap: what is now in the store (a duplicate append_at changes nothing here).
+      last_values_.update(batch);
     }
     return r;
   }
@@ -201,6 +207,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
  private:
   store::Store& store_;
   SeriesRegistry& series_;
+  LastValues::Stream& last_values_;
 
   std::shared_mutex accept_mu_;
   bool accepting_ = false;  // guarded by accept_mu_
@@ -210,13 +217,19 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
   std::atomic<uint64_t> dropped_samples_{0};
   std::atomic<uint64_t> failed_ingests_{0};
   std::atomic<uint64_t> filtered_samples_{0};
-  std::mutex filters_mu_;         // serializes the chain (filters may keep state)
+  std::mutex filters_mu_;        // serializes the chain (filters may keep state)
   ingest::FilterChain filters_;  // guarded by filters_mu_
 };
 
 // A sink with everything the runtime keeps for it. It is the sink's SinkContext: one reader per
 // stream the sink takes data from, positioned at the sink's cursor; commit() moves the cursors
 // to where the readers are.
+//
+// Sessions: each stream of the sink may be paused (read() skips it; what was read from it before
+// is committed as usual) or purged (the store moves the cursor to the readable end; the reader is
+// moved there at its next read, and a commit in between does not touch that cursor). read_mu_
+// makes a pause or a purge wait for a read or commit in progress, so that none starts on the old
+// state once they return.
 class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, SinkConfig> {
  public:
   SinkSlot(store::Store& store, SeriesRegistry& series, Clock& clock, SinkConfig config,
@@ -224,7 +237,13 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
       : ServiceSlot(clock, std::move(config)),
         store_(store),
         series_(series),
-        streams_(std::move(streams)) {}
+        streams_(std::move(streams)),
+        paused_(streams_.size(), false),
+        reseek_(streams_.size(), false),
+        read_by_stream_(streams_.size(), 0),
+        delivered_by_stream_(new std::atomic<uint64_t>[streams_.size()]) {
+    for (size_t i = 0; i < streams_.size(); ++i) delivered_by_stream_[i] = 0;
+  }
 
   std::optional<SeriesMeta> series(std::string_view name) const override {
     return series_.find(name);
@@ -235,7 +254,14 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
     for (size_t tried = 0; tried < streams_.size(); ++tried) {
       const size_t i = next_stream_;
       next_stream_ = (next_stream_ + 1) % streams_.size();
+      std::lock_guard lock(read_mu_);
+      if (paused_[i]) continue;
       SLUICE_ASSIGN_OR_RETURN(store::StreamReader * reader, reader_for(i));
+      if (reseek_[i]) {  // purged since the last read: go on from the moved cursor
+        SLUICE_ASSIGN_OR_RETURN(store::CursorInfo cur, store_.cursor(streams_[i], config_.name));
+        reader->seek(cur.next_seq);
+        reseek_[i] = false;
+      }
       store::ReadItem item;
       SLUICE_ASSIGN_OR_RETURN(bool got, reader->next(max_samples, &item));
       if (!got) continue;
@@ -243,29 +269,40 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
       out->first_seq = item.first_seq;
       out->batch = std::move(item.batch);
       read_samples_ += out->batch.size();
+      read_by_stream_[i] += out->batch.size();
       return true;
     }
     return false;
   }
 
   Status commit() override {
-    for (size_t i = 0; i < streams_.size(); ++i) {
-      if (!readers_[i]) continue;
+    std::lock_guard lock(read_mu_);
+    for (size_t i = 0; i < readers_.size(); ++i) {
+      if (!readers_[i] || reseek_[i]) continue;  // reseek_: purged; its cursor is ahead already
       const uint64_t pos = readers_[i]->position();
       SLUICE_RETURN_IF_ERROR(store_.commit_cursor(streams_[i], config_.name, pos));
     }
     delivered_.fetch_add(read_samples_, std::memory_order_relaxed);
     read_samples_ = 0;
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      delivered_by_stream_[i].fetch_add(read_by_stream_[i], std::memory_order_relaxed);
+      read_by_stream_[i] = 0;
+    }
     return Status::ok_status();
   }
 
   void rewind() override {
-    for (size_t i = 0; i < streams_.size(); ++i) {
+    std::lock_guard lock(read_mu_);
+    for (size_t i = 0; i < readers_.size(); ++i) {
       if (!readers_[i]) continue;
       auto cur = store_.cursor(streams_[i], config_.name);
-      if (cur.ok()) readers_[i]->seek(cur->next_seq);
+      if (cur.ok()) {
+        readers_[i]->seek(cur->next_seq);
+        reseek_[i] = false;
+      }
     }
     read_samples_ = 0;
+    std::fill(read_by_stream_.begin(), read_by_stream_.end(), 0);
   }
 
   uint64_t backlog() const override {
@@ -289,8 +326,29 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   const std::vector<std::string>& streams() const { return streams_; }
   // A new instance starts from the durable cursors, not from where the last one read.
   void reset_readers() {
+    std::lock_guard lock(read_mu_);
     readers_.clear();
     read_samples_ = 0;
+    std::fill(read_by_stream_.begin(), read_by_stream_.end(), 0);
+    std::fill(reseek_.begin(), reseek_.end(), false);
+  }
+  // The session on streams_[i]; see the class comment. Any thread.
+  void set_paused(size_t i, bool paused) {
+    std::lock_guard lock(read_mu_);
+    paused_[i] = paused;
+  }
+  bool paused(size_t i) const {
+    std::lock_guard lock(read_mu_);
+    return paused_[i];
+  }
+  Result<store::PurgeReport> purge(size_t i) {
+    std::lock_guard lock(read_mu_);
+    Result<store::PurgeReport> report = store_.purge(streams_[i], config_.name);
+    if (report.ok()) reseek_[i] = true;
+    return report;
+  }
+  uint64_t delivered_from(size_t i) const {
+    return delivered_by_stream_[i].load(std::memory_order_relaxed);
   }
   // For Runtime::supervise: run the current instance; put a new one in its place, which starts
   // again from the durable cursors.
@@ -327,11 +385,16 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   store::Store& store_;
   SeriesRegistry& series_;
   const std::vector<std::string> streams_;
-  // Used by the sink's thread only:
+  mutable std::mutex read_mu_;
+  std::vector<bool> paused_;  // guarded by read_mu_; by index in streams_
+  std::vector<bool> reseek_;  // guarded by read_mu_: purged, the reader must follow the cursor
+  // Used by the sink's thread only (readers_ also under read_mu_, for purge and pause):
   std::vector<std::unique_ptr<store::StreamReader>> readers_;
   size_t next_stream_ = 0;
   uint64_t read_samples_ = 0;
+  std::vector<uint64_t> read_by_stream_;  // read, not yet committed, per stream
 
+  std::unique_ptr<std::atomic<uint64_t>[]> delivered_by_stream_;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> restarts_{0};
 };
@@ -388,7 +451,8 @@ Result<std::unique_ptr<Runtime::Slot>> Runtime::make_source_slot(const SourceCon
   if (!ensured.ok()) {
     return ensured.with_context("cannot create the store stream of source '" + source.name + "'");
   }
-  auto slot = std::make_unique<Slot>(*store_, *series_, *options_.clock, source);
+  auto slot = std::make_unique<Slot>(*store_, *series_, last_values_.stream(source.name),
+                                     *options_.clock, source);
   slot->set_mode(source.enabled ? Mode::kIdle : Mode::kDisabled);
   Result<std::unique_ptr<Source>> built = source.settings->create(source.name);
   if (built.ok()) {
@@ -428,6 +492,16 @@ Result<std::unique_ptr<Runtime::SinkSlot>> Runtime::make_sink_slot(const SinkCon
   auto slot =
       std::make_unique<SinkSlot>(*store_, *series_, *options_.clock, sink, std::move(streams));
   slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
+  // Sessions paused through the API stay paused (a pause of a stream it no longer reads is kept
+  // for when it reads it again).
+  SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> paused, series_->db().paused_streams(sink.name));
+  for (size_t i = 0; i < slot->streams().size(); ++i) {
+    if (std::find(paused.begin(), paused.end(), slot->streams()[i]) != paused.end()) {
+      slot->set_paused(i, true);
+      spdlog::info("sink '{}': the session of stream '{}' is paused", sink.name,
+                   slot->streams()[i]);
+    }
+  }
   Result<std::unique_ptr<Sink>> built =
       missing.empty()
           ? sink.settings->create(sink.name)
@@ -1176,6 +1250,7 @@ Status Runtime::remove_service(std::string_view name) {
   if (kind == ServiceKind::kSource) return replace_source(index, std::nullopt);
   const std::vector<std::string> streams = sink_slots_[index]->streams();
   SLUICE_RETURN_IF_ERROR(replace_sink(index, std::nullopt));
+  SLUICE_RETURN_IF_ERROR(series_->db().erase_session_pauses(name));
   // Its cursors would keep the store from freeing what it held for the sink.
   for (const std::string& stream : streams) {
     Status removed = store_->remove_cursor(stream, name);
@@ -1191,6 +1266,101 @@ Result<ServiceRow> Runtime::service_row(std::string_view name) const {
   std::lock_guard lock(control_mu_);
   SLUICE_ASSIGN_OR_RETURN(auto found, find_service(name));
   return stored_row(found.first, std::string(name));
+}
+
+// ---- Sessions ----------------------------------------------------------------------------
+
+Result<std::pair<Runtime::SinkSlot*, size_t>> Runtime::find_session(std::string_view stream,
+                                                                    std::string_view sink) const {
+  for (const auto& slot : sink_slots_) {
+    if (slot->name() != sink) continue;
+    const std::vector<std::string>& streams = slot->streams();
+    for (size_t i = 0; i < streams.size(); ++i) {
+      if (streams[i] == stream) return std::make_pair(slot.get(), i);
+    }
+    std::string list;
+    for (const std::string& s : streams) list += (list.empty() ? "'" : ", '") + s + "'";
+    return not_found(fmt::format("sink '{}' does not read stream '{}'; it reads {}", sink, stream,
+                                 list.empty() ? std::string("no stream") : list));
+  }
+  std::string names;
+  for (const auto& slot : sink_slots_) names += (names.empty() ? "" : ", ") + slot->name();
+  return not_found(fmt::format("no sink named '{}'; the sinks are {}", sink,
+                               names.empty() ? std::string("(none)") : names));
+}
+
+std::vector<SessionStatus> Runtime::sessions() const {
+  std::shared_lock lock(services_mu_);
+  std::map<std::string, const Slot*, std::less<>> sources;
+  for (const auto& slot : slots_) sources.emplace(slot->name(), slot.get());
+  std::vector<SessionStatus> out;
+  for (const auto& slot : sink_slots_) {
+    const auto [sink_mode, sink_health] = slot->mode_and_health();
+    const std::vector<std::string>& streams = slot->streams();
+    for (size_t i = 0; i < streams.size(); ++i) {
+      SessionStatus s;
+      s.stream = streams[i];
+      s.sink = slot->name();
+      s.sink_type = slot->config().type;
+      s.sink_summary = slot->config().settings ? slot->config().settings->summary() : "";
+      s.sink_mode = sink_mode;
+      s.sink_health = sink_health;
+      s.paused = slot->paused(i);
+      s.queue_order = i + 1;
+      s.delivered = slot->delivered_from(i);
+      s.series = last_values_.series_count(s.stream);
+      Result<std::string> meta = store_->stream_meta(s.stream);
+      s.stream_meta = meta.ok() ? *meta : "{}";
+      Result<store::StreamStats> st = store_->stream_stats(s.stream);
+      if (st.ok()) {
+        s.created_ns = st->created_ns;
+        s.input_samples = st->appended_samples;
+        s.readable_end = st->readable_end;
+        auto cur = st->cursors.find(s.sink);
+        s.cursor = cur != st->cursors.end() ? cur->second.next_seq : st->readable_end;
+        s.backlog = s.readable_end > s.cursor ? s.readable_end - s.cursor : 0;
+      }
+      if (auto src = sources.find(s.stream); src != sources.end()) {
+        const SourceStatus source = src->second->status();
+        s.source = source.name;
+        s.source_type = source.type;
+        s.source_mode = source.mode;
+        s.source_health = source.health;
+      }
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+Status Runtime::pause_session(std::string_view stream, std::string_view sink, bool paused) {
+  std::lock_guard lock(control_mu_);
+  if (stopped_) return failed_precondition("the runtime is stopped; nothing can be changed");
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_session(stream, sink));
+  // The state database first: a crash right after this call keeps what it answered.
+  SLUICE_RETURN_IF_ERROR(series_->db().set_session_paused(stream, sink, paused, now_text()));
+  found.first->set_paused(found.second, paused);
+  spdlog::info("sink '{}': the session of stream '{}' {} through the API", sink, stream,
+               paused ? "paused" : "unpaused");
+  if (!paused) found.first->wake();  // a sink waiting for data looks again now
+  return Status::ok_status();
+}
+
+Result<store::PurgeReport> Runtime::purge_session(std::string_view stream, std::string_view sink) {
+  std::lock_guard lock(control_mu_);
+  if (stopped_) return failed_precondition("the runtime is stopped; nothing can be changed");
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_session(stream, sink));
+  Result<store::PurgeReport> report = found.first->purge(found.second);
+  if (!report.ok()) {
+    return report.status().with_context(
+        fmt::format("purging the session of sink '{}' on stream '{}'", sink, stream));
+  }
+  spdlog::warn(
+      "sink '{}': the session of stream '{}' was purged through the API: {} samples "
+      "(sequences {} to {}) moved to {}",
+      sink, stream, report->samples, report->from_seq, report->to_seq,
+      report->backup_dir.empty() ? std::string("(nothing to move)") : report->backup_dir);
+  return report;
 }
 
 }  // namespace sluice::runtime

@@ -18,9 +18,16 @@
 // services that were not changed through the API (docs/configuration.md, "Changes made at run
 // time").
 //
+// Sessions (one sink's flow of one stream, the status screen's row) can be paused and purged at
+// run time (the REST API): a paused session's sink reads nothing of that stream until unpaused,
+// and the pause is kept in the state database (`paused_sessions`). As sources ingest, the newest
+// sample of every series is kept in memory (last_values(), bounded), for the status screen and
+// the rules.
+//
 // Thread safety: open(), start() and stop() are called by one controlling thread; sources(),
-// sinks(), status_line(), trigger_sink(), the changes at run time and store() may be called
-// from any thread while the runtime runs (the changes are serialized with start() and stop()).
+// sinks(), status_line(), trigger_sink(), the changes at run time, the sessions (sessions(),
+// pause_session(), purge_session()), last_values() and store() may be called from any thread
+// while the runtime runs (the changes are serialized with start() and stop()).
 #pragma once
 
 #include <atomic>
@@ -39,6 +46,7 @@
 #include "core/status.h"
 #include "io/env.h"
 #include "runtime/config.h"
+#include "runtime/last_values.h"
 #include "runtime/series_registry.h"
 #include "runtime/service.h"
 #include "runtime/sink.h"
@@ -71,8 +79,8 @@ struct SourceStatus {
   Health health;
   uint64_t samples = 0;  // ingested and kept since start
   uint64_t batches = 0;
-  uint64_t dropped_samples = 0;  // refused by a full store under drop_newest
-  uint64_t failed_ingests = 0;   // appends that returned an error (store full under block, I/O)
+  uint64_t dropped_samples = 0;   // refused by a full store under drop_newest
+  uint64_t failed_ingests = 0;    // appends that returned an error (store full under block, I/O)
   uint64_t filtered_samples = 0;  // dropped by the source's filters (include / exclude)
 };
 
@@ -89,6 +97,32 @@ struct SinkStatus {
   // files_uploaded, files_failed, last_upload, last_error; empty if it has none or could not
   // be created.
   SinkDetails details;
+};
+
+// One session (the status screen's row, Canary's vocabulary): one sink's flow of one stream.
+// Counters are since the runtime (input) or the sink's current settings (output) started.
+struct SessionStatus {
+  std::string stream;
+  std::string stream_meta;  // the stream's meta JSON ({"source", "type"}; "hops" when forwarded)
+  int64_t created_ns = 0;   // when the stream was created
+  // The source that writes the stream, if one is configured now ("" otherwise), and its state.
+  std::string source;
+  std::string source_type;
+  Mode source_mode = Mode::kIdle;
+  Health source_health;
+  std::string sink;
+  std::string sink_type;
+  std::string sink_summary;  // the sink's settings in one line, e.g. "one CSV file every 1h to x"
+  Mode sink_mode = Mode::kIdle;
+  Health sink_health;
+  bool paused = false;         // paused by an operator (pause_session)
+  size_t queue_order = 0;      // 1-based place of the stream in the sink's read rotation
+  uint64_t input_samples = 0;  // appended to the stream since the store opened
+  uint64_t delivered = 0;      // samples of the stream this sink committed (since its slot began)
+  uint64_t cursor = 0;         // the sink's durable cursor on the stream
+  uint64_t readable_end = 0;   // the stream's readable end
+  uint64_t backlog = 0;        // readable_end - cursor: buffered, not yet delivered
+  size_t series = 0;           // series seen in the stream since start (last-value cache)
 };
 
 class Runtime {
@@ -146,6 +180,25 @@ class Runtime {
   // The state database's row of the service (settings text, origin, updated_at).
   Result<ServiceRow> service_row(std::string_view name) const;
 
+  // ---- Sessions (the status screen, the REST API) ------------------------------------------
+  // Every (stream, sink) pair: each sink with each stream it reads, sinks in order, streams in
+  // the sink's read order.
+  std::vector<SessionStatus> sessions() const;
+  // Pauses or unpauses the session: while paused the sink does not read the stream (its cursor
+  // stays, the data keeps buffering in the store). Kept in the state database first; survives a
+  // restart and a restart of the sink. A batch the sink has read but not yet committed when the
+  // pause comes is delivered and committed as usual (no loss, no duplicate); no read of the
+  // stream starts after this returns. kNotFound for an unknown stream or sink, or a sink that
+  // does not read the stream.
+  Status pause_session(std::string_view stream, std::string_view sink, bool paused);
+  // Moves the session's buffered data out of the way (Store::purge: linked into purged/ with a
+  // MANIFEST, kept for purged_retention); the sink's cursor jumps to the readable end and its
+  // reader follows. A batch the sink read before the purge may still be delivered (it is counted
+  // in the report as purged too).
+  Result<store::PurgeReport> purge_session(std::string_view stream, std::string_view sink);
+  // The newest sample of every series per stream, updated as sources ingest.
+  const LastValues& last_values() const { return last_values_; }
+
   store::Store& store() { return *store_; }
   SeriesRegistry& series() { return *series_; }
 
@@ -177,6 +230,10 @@ class Runtime {
   Status replace_source(size_t index, const std::optional<SourceConfig>& config);
   Status replace_sink(size_t index, const std::optional<SinkConfig>& config);
   std::vector<std::string> source_names() const;
+  // The sink slot of that name and the index of `stream` among its streams (services_mu_ or
+  // control_mu_ held).
+  Result<std::pair<SinkSlot*, size_t>> find_session(std::string_view stream,
+                                                    std::string_view sink) const;
   std::string now_text() const;  // the clock's now, ISO-8601 UTC
 
   void run_source(Slot& slot);
@@ -190,6 +247,7 @@ class Runtime {
   RuntimeOptions options_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<SeriesRegistry> series_;
+  LastValues last_values_;
   // The vectors change only with control_mu_ and services_mu_ (exclusive) held; readers from
   // other threads hold services_mu_ shared, the controlling thread holds control_mu_.
   mutable std::shared_mutex services_mu_;

@@ -9,9 +9,9 @@
 namespace sluice::runtime {
 namespace {
 
-// 2: the services table. Every change so far is an added table (CREATE TABLE IF NOT EXISTS), so
-// an older database is brought up to date by opening it.
-constexpr int kSchemaVersion = 2;
+// 2: the services table. 3: the paused_sessions table. Every change so far is an added table
+// (CREATE TABLE IF NOT EXISTS), so an older database is brought up to date by opening it.
+constexpr int kSchemaVersion = 3;
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -115,7 +115,10 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
                 "  origin TEXT NOT NULL CHECK (origin IN ('config', 'api')),"
                 "  updated_at TEXT NOT NULL, seed_hash TEXT NOT NULL DEFAULT '',"
                 "  deleted INTEGER NOT NULL DEFAULT 0,"
-                "  PRIMARY KEY (kind, name));"));
+                "  PRIMARY KEY (kind, name));"
+                "CREATE TABLE IF NOT EXISTS paused_sessions ("
+                "  stream TEXT NOT NULL, sink TEXT NOT NULL, paused_at TEXT NOT NULL,"
+                "  PRIMARY KEY (stream, sink));"));
   {
     std::lock_guard lock(out->mu_);
     Stmt s(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
@@ -253,6 +256,48 @@ Status StateDb::erase_service(ServiceKind kind, std::string_view name) {
   if (sqlite3_step(s.get()) != SQLITE_DONE) {
     return sqlite_error(db_, std::string("state database: forget ") + service_kind_name(kind) +
                                  " '" + std::string(name) + "'");
+  }
+  return Status::ok_status();
+}
+
+Status StateDb::set_session_paused(std::string_view stream, std::string_view sink, bool paused,
+                                   std::string_view paused_at) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, paused ? "INSERT OR REPLACE INTO paused_sessions(stream, sink, paused_at) "
+                       "VALUES(?1, ?2, ?3)"
+                     : "DELETE FROM paused_sessions WHERE stream = ?1 AND sink = ?2");
+  if (!s.ok()) return sqlite_error(db_, "state database: session pause");
+  s.bind(1, stream);
+  s.bind(2, sink);
+  if (paused) s.bind(3, paused_at);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return sqlite_error(db_, "state database: " + std::string(paused ? "pause" : "unpause") +
+                                 " the session of sink '" + std::string(sink) + "' on stream '" +
+                                 std::string(stream) + "'");
+  }
+  return Status::ok_status();
+}
+
+Result<std::vector<std::string>> StateDb::paused_streams(std::string_view sink) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT stream FROM paused_sessions WHERE sink = ?1 ORDER BY stream");
+  if (!s.ok()) return sqlite_error(db_, "state database: list paused sessions");
+  s.bind(1, sink);
+  std::vector<std::string> out;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(s.text(0));
+  if (rc != SQLITE_DONE) return sqlite_error(db_, "state database: list paused sessions");
+  return out;
+}
+
+Status StateDb::erase_session_pauses(std::string_view sink) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM paused_sessions WHERE sink = ?1");
+  if (!s.ok()) return sqlite_error(db_, "state database: forget paused sessions");
+  s.bind(1, sink);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return sqlite_error(
+        db_, "state database: forget the paused sessions of sink '" + std::string(sink) + "'");
   }
   return Status::ok_status();
 }

@@ -28,6 +28,15 @@
 // the same name (names are unique among each kind). For operators: docs/configuration.md,
 // "Changes made at run time".
 //
+// Paused sessions (the `paused_sessions` table): a session is one sink's flow of one stream (the
+// status screen's row). An operator may pause it through the API; while paused the sink does not
+// read that stream and the data keeps buffering in the store. The pause must survive a restart, so
+// it is kept here, one row per paused (stream, sink):
+//
+//   paused_sessions(stream, sink, paused_at), primary key (stream, sink)
+//
+// Unpausing deletes the row; removing a sink deletes its rows.
+//
 // Thread safety: every method may be called from any thread (one connection behind a mutex).
 #pragma once
 
@@ -89,6 +98,15 @@ class StateDb {
   Result<std::vector<ServiceRow>> services() const;
   // Forgets the row (a 'config' service whose table left the file). No row: ok.
   Status erase_service(ServiceKind kind, std::string_view name);
+
+  // Pauses (a row, `paused_at` ISO-8601 UTC from the caller's clock) or unpauses (no row) the
+  // session of `sink` on `stream`; durable on return. Idempotent.
+  Status set_session_paused(std::string_view stream, std::string_view sink, bool paused,
+                            std::string_view paused_at);
+  // The streams `sink` is paused on, sorted.
+  Result<std::vector<std::string>> paused_streams(std::string_view sink) const;
+  // Forgets every pause of `sink` (the sink was removed).
+  Status erase_session_pauses(std::string_view sink);
 
  private:
   explicit StateDb(sqlite3* db) : db_(db) {}

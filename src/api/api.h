@@ -1,0 +1,62 @@
+// The REST API of a running Sluice: the routes over the runtime (services with MODE and HEALTH,
+// sink details, enable/disable, manual upload), liveness and readiness, and /metrics in the
+// Prometheus text format. Served by HttpServer; see docs/api.md.
+//
+// Thread safety: handle() is called from the server's threads; the runtime's accessors it uses
+// are thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "api/http_server.h"
+#include "api/router.h"
+#include "auth/auth.h"
+#include "runtime/runtime.h"
+
+namespace sluice::api {
+
+struct ApiOptions {
+  // Users, tokens, rate limits and the audit log. Null: every route is open (tests of the
+  // routes alone); `sluice run` always gives one.
+  auth::Auth* auth = nullptr;
+  // /metrics without a token, as Prometheus scrapes (it sees only counters, no data).
+  bool metrics_public = true;
+};
+
+class Api {
+ public:
+  // `runtime` (and options.auth) must outlive the Api.
+  explicit Api(runtime::Runtime& runtime, ApiOptions options = {});
+  // Routes the request: 404/405 for unknown paths and methods; then, for a route that is not
+  // public, 401 without a valid token (Authorization: Bearer, or the sluice_token cookie) and
+  // 403 without the role; then the route. Every request other than GET by a logged-in user is
+  // recorded in the audit log with its outcome.
+  HttpResponse handle(const HttpRequest& request) const;
+  // The server's counters, for /metrics (set once the server runs).
+  void set_server(const HttpServer* server) { server_ = server; }
+
+ private:
+  HttpResponse services() const;
+  HttpResponse service(const std::string& name) const;
+  HttpResponse set_enabled(const std::string& name, bool enabled) const;
+  HttpResponse upload(const std::string& name) const;
+  HttpResponse metrics() const;
+  HttpResponse ready() const;
+  HttpResponse login(const HttpRequest& request) const;
+  HttpResponse logout(const HttpRequest& request) const;
+  HttpResponse me(const HttpRequest& request) const;
+  HttpResponse users() const;
+  HttpResponse add_user(const HttpRequest& request) const;
+  HttpResponse remove_user(const std::string& name) const;
+  HttpResponse create_token(const HttpRequest& request) const;
+  HttpResponse revoke_token(const std::string& id) const;
+  HttpResponse audit(const HttpRequest& request) const;
+  void add_auth_routes();
+
+  runtime::Runtime& runtime_;
+  ApiOptions options_;
+  const HttpServer* server_ = nullptr;
+  Router router_;
+};
+
+}  // namespace sluice::api

@@ -1,0 +1,398 @@
+// The REST API server with a running runtime, over real HTTP (libcurl) and HTTPS: liveness and
+// readiness, services with MODE and HEALTH, enable/disable persisted, manual upload, /metrics,
+// and the server's own answers: 404, 405 with Allow, 413 for an oversized body, keep-alive.
+#include "api/api.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "api/http_server.h"
+#include "auth/auth.h"
+#include "cli/builtin_sources.h"
+#include "fixtures/http_client.h"
+#include "fixtures/test_support.h"
+#include "runtime/config.h"
+#include "runtime/runtime.h"
+
+namespace sluice::api {
+namespace {
+
+using nlohmann::json;
+using testing::eventually;
+using ::testing::HasSubstr;
+
+constexpr std::string_view kConfig = R"(
+[store]
+dir = "data"
+[log]
+status_interval = 0
+[[sources]]
+name = "sim"
+type = "simulator"
+rate = 1000
+series = 5
+[[sinks]]
+name = "lake"
+type = "files"
+dir = "lake"
+interval = "1h"
+)";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = dir_.file("sluice.toml");
+    std::ofstream(path) << kConfig;
+    auto config = runtime::load_config(path, types_);
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    auto rt =
+        runtime::Runtime::open(*config, {.config_text = std::string(kConfig), .types = &types_});
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    runtime_ = std::move(rt).value();
+    ASSERT_TRUE(runtime_->start().ok());
+    api_ = std::make_unique<Api>(*runtime_);
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (runtime_) EXPECT_TRUE(runtime_->stop().ok());
+  }
+
+  void serve(HttpServerOptions options = {}) {
+    options.port = 0;
+    auto s = HttpServer::start(options, [this](const HttpRequest& r) { return api_->handle(r); });
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    server_ = std::move(s).value();
+    api_->set_server(server_.get());
+  }
+  std::string url(const std::string& path) const {
+    return std::string(server_->tls() ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+  json get_json(testing::HttpClient& client, const std::string& path, int want = 200) {
+    const auto r = client.get(url(path));
+    EXPECT_EQ(r.status, want) << path << ": " << r.error << r.body;
+    EXPECT_EQ(r.headers.count("content-type") ? r.headers.at("content-type") : "",
+              "application/json")
+        << path;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  testing::TempDir dir_;
+  const runtime::SourceTypes types_ = cli::builtin_source_types();
+  std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(ApiTest, LivenessReadinessAndServicesWithModeAndHealth) {
+  serve();
+  testing::HttpClient client;
+  EXPECT_EQ(get_json(client, "/healthz")["status"], "ok");
+  ASSERT_TRUE(eventually([&] { return client.get(url("/readyz")).status == 200; }));
+  json services;
+  ASSERT_TRUE(eventually([&] {
+    services = get_json(client, "/api/v1/services");
+    return services["services"].size() == 2 &&
+           services["services"][0]["health"]["state"] == "HEALTHY";
+  })) << services.dump();
+  const json& sim = services["services"][0];
+  EXPECT_EQ(sim["kind"], "source");
+  EXPECT_EQ(sim["name"], "sim");
+  EXPECT_EQ(sim["type"], "simulator");
+  EXPECT_EQ(sim["mode"], "RUNNING");
+  const json& lake = services["services"][1];
+  EXPECT_EQ(lake["kind"], "sink");
+  EXPECT_EQ(lake["type"], "files");
+  EXPECT_TRUE(lake["details"].contains("files_pending")) << lake.dump();
+  EXPECT_EQ(get_json(client, "/api/v1/services/lake")["name"], "lake");
+  // One connection for all of it: the server keeps it alive.
+  EXPECT_EQ(server_->stats().connections, 1u);
+}
+
+TEST_F(ApiTest, UnknownPathsMethodsAndServicesGetClearErrors) {
+  serve();
+  testing::HttpClient client;
+  json e = get_json(client, "/api/v1/nothing", 404);
+  EXPECT_THAT(e["error"]["message"].get<std::string>(), HasSubstr("/api/v1/nothing"));
+  e = get_json(client, "/api/v1/services/nope", 404);
+  EXPECT_THAT(e["error"]["message"].get<std::string>(), HasSubstr("'nope'"));
+  const auto r = client.request("DELETE", url("/healthz"));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers.at("allow"), "GET");
+  const auto bad = client.request("POST", url("/api/v1/sinks/sim/upload"));
+  EXPECT_EQ(bad.status, 404) << bad.body;  // sim is a source: no such sink
+}
+
+TEST_F(ApiTest, OversizedBodyIsRefusedWith413AndCounted) {
+  HttpServerOptions o;
+  o.max_body_bytes = 1024;
+  serve(o);
+  testing::HttpClient client;
+  const auto r =
+      client.request("POST", url("/api/v1/services/sim/disable"), std::string(4096, 'x'));
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("over the limit of 1024 bytes"));
+  EXPECT_EQ(server_->stats().rejected_too_large, 1u);
+  // The service was not touched.
+  testing::HttpClient again;
+  EXPECT_EQ(get_json(again, "/api/v1/services/sim")["mode"], "RUNNING");
+}
+
+TEST_F(ApiTest, DisableAndEnableChangeTheModeAndArePersisted) {
+  serve();
+  testing::HttpClient client;
+  auto r = client.request("POST", url("/api/v1/services/sim/disable"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["mode"], "DISABLED");
+  auto row = runtime_->service_row("sim");
+  ASSERT_TRUE(row.ok()) << row.status().message();
+  EXPECT_FALSE(row->enabled);
+  r = client.request("POST", url("/api/v1/services/sim/enable"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(
+      eventually([&] { return get_json(client, "/api/v1/services/sim")["mode"] == "RUNNING"; }));
+}
+
+TEST_F(ApiTest, ManualUploadDeliversWithoutWaitingForTheInterval) {
+  serve();
+  testing::HttpClient client;
+  ASSERT_TRUE(eventually([&] { return runtime_->sources()[0].samples > 0; }));
+  const auto r = client.request("POST", url("/api/v1/sinks/lake/upload"));
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(eventually([&] {
+    return std::filesystem::exists(dir_.file("lake")) &&
+           !std::filesystem::is_empty(dir_.file("lake"));
+  }));
+}
+
+TEST_F(ApiTest, MetricsAreInThePrometheusTextFormat) {
+  serve();
+  testing::HttpClient client;
+  ASSERT_TRUE(eventually([&] { return runtime_->sources()[0].samples > 0; }));
+  const auto r = client.get(url("/metrics"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.headers.at("content-type"), HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(r.body, HasSubstr("# TYPE sluice_source_samples_total counter\n"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_source_samples_total{source=\"sim\"} "));
+  EXPECT_THAT(r.body, HasSubstr("sluice_sink_backlog_samples{sink=\"lake\"} "));
+  EXPECT_THAT(r.body,
+              HasSubstr("sluice_store_dropped_samples_total{cause=\"full_drop_oldest\"} 0"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_http_requests_total "));
+}
+
+TEST_F(ApiTest, HttpsWithTheServersCertificate) {
+  testing::make_test_certificates(dir_.path());
+  HttpServerOptions o;
+  o.cert_file = dir_.file("server.crt");
+  o.key_file = dir_.file("server.key");
+  serve(o);
+  ASSERT_TRUE(server_->tls());
+  testing::HttpClient trusted(dir_.file("ca.crt"));
+  EXPECT_EQ(get_json(trusted, "/healthz")["status"], "ok");
+  testing::HttpClient untrusted(dir_.file("wrong-ca.crt"));
+  const auto r = untrusted.get(url("/healthz"));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_FALSE(r.error.empty());
+}
+
+TEST(HttpServerTest, BindingAPortInUseSaysWhichAndWhy) {
+  auto first = HttpServer::start({.port = 0}, [](const HttpRequest&) { return HttpResponse{}; });
+  ASSERT_TRUE(first.ok());
+  HttpServerOptions o;
+  o.port = (*first)->port();
+  auto second = HttpServer::start(o, [](const HttpRequest&) { return HttpResponse{}; });
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(),
+              HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(o.port)));
+  auto bad_cert = HttpServer::start(
+      {.port = 0, .cert_file = "/nonexistent.crt", .key_file = "/nonexistent.key"},
+      [](const HttpRequest&) { return HttpResponse{}; });
+  ASSERT_FALSE(bad_cert.ok());
+  EXPECT_THAT(bad_cert.status().message(), HasSubstr("/nonexistent.crt"));
+}
+
+TEST(HttpServerTest, PercentDecodingRefusesBrokenEscapes) {
+  std::string out;
+  EXPECT_TRUE(percent_decode("a%20b%2Fc", &out));
+  EXPECT_EQ(out, "a b/c");
+  EXPECT_FALSE(percent_decode("a%2", &out));
+  EXPECT_FALSE(percent_decode("a%zz", &out));
+}
+
+}  // namespace
+}  // namespace sluice::api
+
+namespace sluice::api {
+namespace {
+
+// The API with users and tokens: login, 401 without or with a bad token, 403 without the role,
+// rate-limited logins, API tokens for scripts, and the audit log of changes.
+class ApiAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = dir_.file("sluice.toml");
+    std::ofstream(path) << kConfig;
+    auto config = runtime::load_config(path, types_);
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    auto rt =
+        runtime::Runtime::open(*config, {.config_text = std::string(kConfig), .types = &types_});
+    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+    runtime_ = std::move(rt).value();
+    ASSERT_TRUE(runtime_->start().ok());
+    auth::AuthOptions ao;
+    ao.password = {.time_cost = 1, .memory_kib = 64, .parallelism = 1};  // fast for tests
+    auto a = auth::Auth::open(dir_.file("auth.db"), SystemClock::instance(), ao);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    auth_ = std::move(a).value();
+    ASSERT_TRUE(auth_->users().create("ada", "correct horse battery", auth::Role::kAdmin).ok());
+    ASSERT_TRUE(auth_->users().create("otto", "operator password 1", auth::Role::kOperator).ok());
+    ASSERT_TRUE(auth_->users().create("vera", "viewer password 12", auth::Role::kViewer).ok());
+    api_ = std::make_unique<Api>(*runtime_, ApiOptions{.auth = auth_.get()});
+    auto s =
+        HttpServer::start({.port = 0}, [this](const HttpRequest& r) { return api_->handle(r); });
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    server_ = std::move(s).value();
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (runtime_) EXPECT_TRUE(runtime_->stop().ok());
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+  std::string login(const std::string& user, const std::string& password) {
+    testing::HttpClient c;
+    const auto r = c.request("POST", url("/api/v1/login"),
+                             json{{"user", user}, {"password", password}}.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? json::parse(r.body)["token"].get<std::string>() : std::string();
+  }
+  static std::map<std::string, std::string> bearer(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  testing::TempDir dir_;
+  const runtime::SourceTypes types_ = cli::builtin_source_types();
+  std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<auth::Auth> auth_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(ApiAuthTest, PublicRoutesNeedNoTokenAndTheOthersAnswer401) {
+  testing::HttpClient c;
+  EXPECT_EQ(c.get(url("/healthz")).status, 200);
+  EXPECT_EQ(c.get(url("/metrics")).status, 200);
+  auto r = c.get(url("/api/v1/services"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers.at("www-authenticate"), "Bearer realm=\"sluice\"");
+  EXPECT_THAT(r.body, HasSubstr("POST /api/v1/login"));
+  r = c.request("GET", url("/api/v1/services"), "", bearer("slu_not-a-real-token"));
+  EXPECT_EQ(r.status, 401) << r.body;
+  // Unknown paths are 404 before any authentication.
+  EXPECT_EQ(c.get(url("/api/v1/nothing")).status, 404);
+}
+
+TEST_F(ApiAuthTest, LoginGivesATokenAndACookieThatBothWork) {
+  testing::HttpClient c;
+  const auto r = c.request("POST", url("/api/v1/login"),
+                           json{{"user", "vera"}, {"password", "viewer password 12"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string token = json::parse(r.body)["token"];
+  EXPECT_THAT(r.headers.at("set-cookie"), HasSubstr("sluice_token=" + token));
+  EXPECT_THAT(r.headers.at("set-cookie"), HasSubstr("HttpOnly"));
+  auto me = c.request("GET", url("/api/v1/me"), "", bearer(token));
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(json::parse(me.body)["role"], "viewer");
+  me = c.request("GET", url("/api/v1/me"), "", {{"Cookie", "theme=dark; sluice_token=" + token}});
+  EXPECT_EQ(me.status, 200) << me.body;
+  // Logged out, the token is dead.
+  EXPECT_EQ(c.request("POST", url("/api/v1/logout"), "", bearer(token)).status, 200);
+  EXPECT_EQ(c.request("GET", url("/api/v1/me"), "", bearer(token)).status, 401);
+}
+
+TEST_F(ApiAuthTest, BadLoginBodiesAndWrongPasswordsAreRefusedAndRateLimited) {
+  testing::HttpClient c;
+  auto r = c.request("POST", url("/api/v1/login"), "{not json");
+  EXPECT_EQ(r.status, 400);
+  r = c.request("POST", url("/api/v1/login"), R"({"user":"vera"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"]["field"], "password");
+  int last = 0;
+  for (int i = 0; i < 6; ++i) {
+    last = c.request("POST", url("/api/v1/login"),
+                     json{{"user", "vera"}, {"password", "wrong password!!"}}.dump())
+               .status;
+  }
+  EXPECT_EQ(last, 429);
+  // Locked: even the right password waits.
+  r = c.request("POST", url("/api/v1/login"),
+                json{{"user", "vera"}, {"password", "viewer password 12"}}.dump());
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("try again"));
+}
+
+TEST_F(ApiAuthTest, RolesDecideWhoMayActAndChangesAreAudited) {
+  const std::string viewer = login("vera", "viewer password 12");
+  const std::string op = login("otto", "operator password 1");
+  const std::string admin = login("ada", "correct horse battery");
+  testing::HttpClient c;
+  EXPECT_EQ(c.request("GET", url("/api/v1/services"), "", bearer(viewer)).status, 200);
+  auto r = c.request("POST", url("/api/v1/services/sim/disable"), "", bearer(viewer));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("needs the operator role"));
+  r = c.request("POST", url("/api/v1/services/sim/disable"), "", bearer(op));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(c.request("GET", url("/api/v1/users"), "", bearer(op)).status, 403);
+  r = c.request(
+      "POST", url("/api/v1/users"),
+      json{{"name", "newbie"}, {"password", "a long password"}, {"role", "viewer"}}.dump(),
+      bearer(admin));
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = c.request("POST", url("/api/v1/users"),
+                json{{"name", "x"}, {"password", "a long password"}, {"role", "king"}}.dump(),
+                bearer(admin));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"]["field"], "role");
+
+  auto audit = auth_->audit().list({});
+  ASSERT_TRUE(audit.ok());
+  bool denied = false;
+  bool disabled = false;
+  for (const auto& e : *audit) {
+    if (e.user == "vera" && e.action == "POST /api/v1/services/sim/disable" &&
+        e.outcome == auth::AuditOutcome::kDenied) {
+      denied = true;
+    }
+    if (e.user == "otto" && e.action == "POST /api/v1/services/sim/disable" &&
+        e.outcome == auth::AuditOutcome::kOk) {
+      disabled = true;
+    }
+  }
+  EXPECT_TRUE(denied);
+  EXPECT_TRUE(disabled);
+}
+
+TEST_F(ApiAuthTest, ApiTokensServeScriptsUntilRevoked) {
+  const std::string admin = login("ada", "correct horse battery");
+  testing::HttpClient c;
+  auto r = c.request("POST", url("/api/v1/tokens"),
+                     json{{"user", "vera"}, {"name", "grafana"}, {"expires_in_days", 30}}.dump(),
+                     bearer(admin));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json t = json::parse(r.body);
+  const std::string token = t["token"];
+  EXPECT_EQ(c.request("GET", url("/api/v1/services"), "", bearer(token)).status, 200);
+  r = c.request("DELETE", url("/api/v1/tokens/" + std::to_string(t["id"].get<int64_t>())), "",
+                bearer(admin));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(c.request("GET", url("/api/v1/services"), "", bearer(token)).status, 401);
+  EXPECT_EQ(c.request("DELETE", url("/api/v1/tokens/abc"), "", bearer(admin)).status, 400);
+}
+
+}  // namespace
+}  // namespace sluice::api
