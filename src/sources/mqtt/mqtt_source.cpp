@@ -503,7 +503,14 @@ std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::st
     }
   }
   const size_t n = parsed.batch.size();
-  std::optional<uint64_t> end = ingest_until_accepted(ctx, std::move(parsed.batch));
+  // The parsed batch goes to the store as it is (no copy); should the store refuse it, the
+  // retry parses the payload again (the same bytes and receive time give the same samples).
+  const auto again = [&]() {
+    formats::Parsed reparsed;
+    (void)parser->parse(payload, pctx, &reparsed);
+    return std::move(reparsed.batch);
+  };
+  std::optional<uint64_t> end = ingest_until_accepted(ctx, std::move(parsed.batch), again);
   if (end) samples_.fetch_add(n, std::memory_order_relaxed);
   return end;
 }
@@ -535,11 +542,15 @@ void MqttSource::count_parse_error(runtime::SourceContext& ctx, std::string_view
 }
 
 std::optional<uint64_t> MqttSource::ingest_until_accepted(runtime::SourceContext& ctx,
-                                                          Batch&& batch) {
+                                                          Batch&& batch,
+                                                          const std::function<Batch()>& again) {
   int64_t backoff_ms = options_.reconnect_min.count();
   bool warned = false;
+  const size_t samples = batch.size();
+  bool first = true;
   while (true) {
-    Batch attempt = batch;  // ingest consumes its batch; keep ours for a retry
+    Batch attempt = first ? std::move(batch) : again();  // ingest consumes its batch
+    first = false;
     Result<store::AppendResult> r =
         ctx.ingest(std::move(attempt), store::AppendOptions{.wait_durable = false});
     if (r.ok()) {
@@ -552,13 +563,13 @@ std::optional<uint64_t> MqttSource::ingest_until_accepted(runtime::SourceContext
           "source '{}': a message of {} samples could not be stored before the source stopped "
           "({}); it is not acknowledged, so the broker sends it again after a restart if the "
           "session is persistent",
-          name(), batch.size(), r.status().to_string());
+          name(), samples, r.status().to_string());
       return std::nullopt;
     }
     spdlog::warn(
         "source '{}': the store refused a message of {} samples: {}; holding it and "
         "retrying in {} (the broker holds later messages meanwhile)",
-        name(), batch.size(), r.status().to_string(), format_seconds(backoff_ms));
+        name(), samples, r.status().to_string(), format_seconds(backoff_ms));
     set_health(HealthState::kWarning,
                fmt::format("the store refused a message: {}; holding it and retrying",
                            r.status().message()));

@@ -163,7 +163,9 @@ class MqttSource final : public runtime::Source {
                          std::string_view topic, const std::string& message);
   // Ingests without waiting for durability, holding and retrying while the store refuses;
   // returns the end_seq, or nullopt if the source stopped first.
-  std::optional<uint64_t> ingest_until_accepted(runtime::SourceContext& ctx, Batch&& batch);
+  // `again` makes the same batch anew for a retry (the first attempt consumes `batch`).
+  std::optional<uint64_t> ingest_until_accepted(runtime::SourceContext& ctx, Batch&& batch,
+                                                const std::function<Batch()>& again);
   // Sends the acknowledgements whose data is durable now.
   void send_due_acks(mqtt::Connection& conn, uint64_t durable_end);
   std::string endpoint() const;  // "host:port"
