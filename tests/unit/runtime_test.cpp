@@ -438,7 +438,8 @@ bool has_source(Runtime& rt, const std::string& name) {
 }
 
 std::string label_of(Runtime& rt, const std::string& sink) {
-  const SinkStatus& s = find_sink(rt.sinks(), sink);
+  const std::vector<SinkStatus> sinks = rt.sinks();  // find_sink refers into it
+  const SinkStatus& s = find_sink(sinks, sink);
   return s.details.empty() ? std::string("(no details)") : s.details[0].value;
 }
 
