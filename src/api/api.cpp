@@ -7,8 +7,12 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "api/openapi.h"
+#include "api/query_params.h"
 #include "api/series_api.h"
+#include "api/services_api.h"
 #include "api/sessions_api.h"
+#include "api/static_files.h"
 
 namespace sluice::api {
 namespace {
@@ -16,37 +20,6 @@ namespace {
 using nlohmann::json;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-json health_json(const runtime::Health& h) {
-  return {{"state", runtime::health_state_name(h.state)}, {"reason", h.reason}};
-}
-
-json source_json(const runtime::SourceStatus& s) {
-  return {{"kind", "source"},
-          {"name", s.name},
-          {"type", s.type},
-          {"mode", runtime::mode_name(s.mode)},
-          {"health", health_json(s.health)},
-          {"metrics",
-           {{"samples", s.samples},
-            {"batches", s.batches},
-            {"dropped_samples", s.dropped_samples},
-            {"failed_ingests", s.failed_ingests},
-            {"filtered_samples", s.filtered_samples}}}};
-}
-
-json sink_json(const runtime::SinkStatus& s) {
-  json details = json::object();
-  for (const auto& d : s.details) details[d.name] = d.value;
-  return {
-      {"kind", "sink"},
-      {"name", s.name},
-      {"type", s.type},
-      {"mode", runtime::mode_name(s.mode)},
-      {"health", health_json(s.health)},
-      {"metrics", {{"delivered", s.delivered}, {"backlog", s.backlog}, {"restarts", s.restarts}}},
-      {"details", details}};
-}
 
 int status_of(const Status& st) {
   switch (st.code()) {
@@ -91,20 +64,13 @@ Api::Api(runtime::Runtime& runtime, ApiOptions options) : runtime_(runtime), opt
     router_.add("GET", "/metrics", metrics_route);
   }
   add_auth_routes();
-  router_.add("GET", "/api/v1/services",
-              [this](const HttpRequest&, const PathParams&) { return services(); });
-  router_.add("GET", "/api/v1/services/{name}",
-              [this](const HttpRequest&, const PathParams& p) { return service(p.at("name")); });
-  router_.add(
-      "POST", "/api/v1/services/{name}/enable",
-      [this](const HttpRequest&, const PathParams& p) { return set_enabled(p.at("name"), true); });
-  router_.add(
-      "POST", "/api/v1/services/{name}/disable",
-      [this](const HttpRequest&, const PathParams& p) { return set_enabled(p.at("name"), false); });
+  register_service_routes(router_, runtime_);
+  register_openapi_route(router_);
   router_.add("POST", "/api/v1/sinks/{name}/upload",
               [this](const HttpRequest&, const PathParams& p) { return upload(p.at("name")); });
   register_session_routes(router_, runtime_);
   register_series_routes(router_, runtime_);
+  register_static_routes(router_, default_web_dir());  // the web UI at /, after every route
 }
 
 namespace {
@@ -189,6 +155,77 @@ HttpResponse Api::handle(const HttpRequest& request) const {
     (void)options_.auth->audit().record(entry);
   }
   return response;
+}
+
+namespace {
+
+constexpr size_t kMaxLiveSeries = 100;
+
+// The newest samples of chosen series, from the runtime's last-value cache, sent when they
+// change.
+class LiveFeed final : public WebSocketFeed {
+ public:
+  LiveFeed(const runtime::Runtime& runtime, std::vector<std::string> series)
+      : runtime_(runtime), series_(std::move(series)) {}
+
+  std::vector<std::string> poll() override {
+    json samples = json::array();
+    const std::vector<runtime::LastValue> all = runtime_.last_values().all();
+    for (const runtime::LastValue& v : all) {
+      if (std::find(series_.begin(), series_.end(), v.series) == series_.end()) continue;
+      Timestamp& sent = sent_[v.stream + "\n" + v.series];
+      if (v.ts <= sent) continue;
+      sent = v.ts;
+      samples.push_back({{"series", v.series},
+                         {"stream", v.stream},
+                         {"ts", iso8601_ms(v.ts)},
+                         {"ts_ms", v.ts / 1'000'000},
+                         {"value", value_json(v.value)},
+                         {"quality", v.quality}});
+    }
+    if (samples.empty()) return {};
+    return {dump({{"samples", samples}})};
+  }
+
+ private:
+  const runtime::Runtime& runtime_;
+  const std::vector<std::string> series_;
+  std::map<std::string, Timestamp> sent_;  // the server calls poll() from one strand
+};
+
+}  // namespace
+
+WebSocketOpen Api::open_websocket(const HttpRequest& request) const {
+  if (request.path != "/api/v1/live") {
+    return {nullptr, error_response(404, "no WebSocket here: " + request.path)};
+  }
+  if (options_.auth != nullptr) {
+    std::string token = request_token(request);
+    if (token.empty()) {
+      if (auto it = request.query.find("token"); it != request.query.end()) token = it->second;
+    }
+    if (token.empty()) return {nullptr, unauthorized("log in first (token or cookie)")};
+    Result<auth::Principal> who = options_.auth->tokens().authenticate(token);
+    if (!who.ok()) return {nullptr, unauthorized(who.status().message())};
+  }
+  auto it = request.query.find("series");
+  if (it == request.query.end() || it->second.empty()) {
+    return {nullptr, error_response(400, "'series' is required: a comma-separated list of series "
+                                         "names",
+                                    "series")};
+  }
+  std::vector<std::string> series;
+  for (size_t pos = 0; pos <= it->second.size();) {
+    const size_t comma = std::min(it->second.find(',', pos), it->second.size());
+    if (comma > pos) series.push_back(it->second.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  if (series.empty() || series.size() > kMaxLiveSeries) {
+    return {nullptr, error_response(400,
+                                    fmt::format("'series' must name 1 to {} series", kMaxLiveSeries),
+                                    "series")};
+  }
+  return {std::make_shared<LiveFeed>(runtime_, std::move(series)), {}};
 }
 
 void Api::add_auth_routes() {
@@ -440,29 +477,6 @@ HttpResponse Api::ready() const {
     return json_response(503, dump({{"status", "starting"}, {"not_running", not_running}}));
   }
   return json_response(200, R"({"status":"ready"})");
-}
-
-HttpResponse Api::services() const {
-  json list = json::array();
-  for (const auto& s : runtime_.sources()) list.push_back(source_json(s));
-  for (const auto& s : runtime_.sinks()) list.push_back(sink_json(s));
-  return json_response(200, dump({{"services", list}}));
-}
-
-HttpResponse Api::service(const std::string& name) const {
-  for (const auto& s : runtime_.sources()) {
-    if (s.name == name) return json_response(200, dump(source_json(s)));
-  }
-  for (const auto& s : runtime_.sinks()) {
-    if (s.name == name) return json_response(200, dump(sink_json(s)));
-  }
-  return error_response(404, "no service named '" + name + "'");
-}
-
-HttpResponse Api::set_enabled(const std::string& name, bool enabled) const {
-  const Status st = runtime_.set_enabled(name, enabled);
-  if (!st.ok()) return error_response(status_of(st), st.message());
-  return service(name);
 }
 
 HttpResponse Api::upload(const std::string& name) const {

@@ -32,13 +32,17 @@ class Api {
   // 403 without the role; then the route. Every request other than GET by a logged-in user is
   // recorded in the audit log with its outcome.
   HttpResponse handle(const HttpRequest& request) const;
+  // A WebSocket upgrade: GET /api/v1/live?series=a,b,c (viewer) streams the newest samples of
+  // those series as they change, one JSON message per poll: {"samples": [{series, stream, ts,
+  // ts_ms, value, quality}]}. The token may also come as ?token= (browsers cannot set headers
+  // on a WebSocket).
+  WebSocketOpen open_websocket(const HttpRequest& request) const;
   // The server's counters, for /metrics (set once the server runs).
   void set_server(const HttpServer* server) { server_ = server; }
+  // The routes (for the OpenAPI document's consistency test).
+  const Router& router() const { return router_; }
 
  private:
-  HttpResponse services() const;
-  HttpResponse service(const std::string& name) const;
-  HttpResponse set_enabled(const std::string& name, bool enabled) const;
   HttpResponse upload(const std::string& name) const;
   HttpResponse metrics() const;
   HttpResponse ready() const;

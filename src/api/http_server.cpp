@@ -9,10 +9,14 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
 #include <thread>
 #include <type_traits>
 
@@ -22,6 +26,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
@@ -147,7 +152,8 @@ class HttpServer::Impl {
   uint16_t port() const { return port_; }
   bool tls() const { return ssl_ != nullptr; }
   HttpServerStats stats() const {
-    return {connections_.load(), requests_.load(), too_large_.load(), bad_.load()};
+    return {connections_.load(), requests_.load(), too_large_.load(), bad_.load(),
+            websockets_.load()};
   }
 
   // What a session needs from the server.
@@ -162,6 +168,20 @@ class HttpServer::Impl {
     }
   }
   void count_too_large() { too_large_.fetch_add(1, std::memory_order_relaxed); }
+  void count_websocket() { websockets_.fetch_add(1, std::memory_order_relaxed); }
+  // The feed for an upgrade request, or its refusal.
+  WebSocketOpen open_websocket(const HttpRequest& request) {
+    requests_.fetch_add(1, std::memory_order_relaxed);
+    if (!options_.websocket) {
+      return {nullptr, HttpResponse{404, "application/json",
+                                    json_error(404, "no WebSocket here: " + request.path), {}}};
+    }
+    try {
+      return options_.websocket(request);
+    } catch (const std::exception& e) {
+      return {nullptr, HttpResponse{500, "application/json", json_error(500, e.what()), {}}};
+    }
+  }
   void count_bad() { bad_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
@@ -179,9 +199,93 @@ class HttpServer::Impl {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> too_large_{0};
   std::atomic<uint64_t> bad_{0};
+  std::atomic<uint64_t> websockets_{0};
 };
 
 namespace {
+
+// A WebSocket conversation after the upgrade: the feed's messages every poll interval, the
+// client's text to the feed, a close when either side ends it or the client falls behind.
+template <typename Stream>
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<Stream>> {
+ public:
+  WebSocketSession(Stream&& stream, HttpServer::Impl& server, std::shared_ptr<WebSocketFeed> feed)
+      : ws_(std::move(stream)),
+        timer_(ws_.get_executor()),
+        server_(server),
+        feed_(std::move(feed)) {}
+
+  void run(http::request<http::string_body> request) {
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& r) { r.set(http::field::server, "sluice"); }));
+    ws_.read_message_max(64 * 1024);
+    ws_.async_accept(request, [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->server_.count_websocket();
+      self->read();
+      self->tick();
+    });
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        self->closed_ = true;
+        self->timer_.cancel();
+        return;
+      }
+      self->feed_->on_message(beast::buffers_to_string(self->in_.data()));
+      self->in_.consume(self->in_.size());
+      self->read();
+    });
+  }
+
+  void tick() {
+    timer_.expires_after(server_.options().websocket_poll);
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      for (std::string& m : self->feed_->poll()) self->out_.push_back(std::move(m));
+      if (self->out_.size() > kMaxWebSocketBacklog) {
+        self->closed_ = true;
+        self->ws_.async_close(websocket::close_reason(websocket::close_code::policy_error,
+                                                      "too slow: messages are piling up"),
+                              [self](beast::error_code) {});
+        return;
+      }
+      self->write();
+      self->tick();
+    });
+  }
+
+  void write() {
+    if (writing_ || out_.empty() || closed_) return;
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(out_.front()),
+                    [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                      self->writing_ = false;
+                      if (ec) {
+                        self->closed_ = true;
+                        self->timer_.cancel();
+                        return;
+                      }
+                      self->out_.pop_front();
+                      self->write();
+                    });
+  }
+
+  websocket::stream<Stream> ws_;
+  asio::steady_timer timer_;
+  HttpServer::Impl& server_;
+  std::shared_ptr<WebSocketFeed> feed_;
+  beast::flat_buffer in_;
+  std::deque<std::string> out_;
+  bool writing_ = false;
+  bool closed_ = false;
+};
 
 // One connection: plain (beast::tcp_stream) or TLS (ssl_stream over it).
 template <bool kTls>
@@ -279,6 +383,16 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
       request.headers[name] = std::string(field.value());
     }
     request.body = req.body();
+    if (websocket::is_upgrade(req)) {
+      WebSocketOpen open = server_.open_websocket(request);
+      if (!open.feed) {
+        respond(open.refusal, false);
+        return;
+      }
+      std::make_shared<WebSocketSession<Stream>>(std::move(stream_), server_, std::move(open.feed))
+          ->run(parser_->release());
+      return;
+    }
     respond(server_.handle(request), req.keep_alive());
   }
 

@@ -45,6 +45,26 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// A server-push WebSocket conversation (e.g. live samples). The server calls poll() on its own
+// thread every `websocket_poll` and sends what it returns as text frames, in order; text the
+// client sends goes to on_message(). A client that cannot keep up (more than
+// kMaxWebSocketBacklog messages waiting) is disconnected rather than buffered without bound.
+class WebSocketFeed {
+ public:
+  virtual ~WebSocketFeed() = default;
+  virtual std::vector<std::string> poll() = 0;
+  virtual void on_message(std::string_view text) { (void)text; }
+};
+inline constexpr size_t kMaxWebSocketBacklog = 256;
+
+// The answer to an upgrade request: a feed to accept it, or (feed null) the HTTP answer that
+// refuses it (401, 403, 404, 400...).
+struct WebSocketOpen {
+  std::shared_ptr<WebSocketFeed> feed;
+  HttpResponse refusal;
+};
+using WebSocketHandler = std::function<WebSocketOpen(const HttpRequest&)>;
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";  // loopback unless the operator says otherwise
   uint16_t port = 8080;               // 0: a free port (tests)
@@ -54,6 +74,9 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16u << 10;
   std::chrono::seconds idle_timeout{60};  // a keep-alive connection idle this long is closed
   int threads = 2;
+  // Upgrade requests (Connection: Upgrade, Upgrade: websocket) go here; none: answered 404.
+  WebSocketHandler websocket;
+  std::chrono::milliseconds websocket_poll{250};
 };
 
 // Counters of the server (for /metrics); thread-safe snapshot.
@@ -62,6 +85,7 @@ struct HttpServerStats {
   uint64_t requests = 0;
   uint64_t rejected_too_large = 0;  // 413 answered by the server itself
   uint64_t bad_requests = 0;        // unparsable requests (400 by the server itself)
+  uint64_t websockets = 0;          // WebSocket conversations accepted
 };
 
 class HttpServer {

@@ -86,6 +86,17 @@ HttpResponse Router::dispatch(const HttpRequest& request) const {
   return m.route->handler(request, m.params);
 }
 
+std::vector<std::pair<std::string, std::string>> Router::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
+  for (const Route& r : routes_) {
+    std::string pattern;
+    for (const std::string& s : r.segments) pattern += "/" + s;
+    out.emplace_back(r.method, pattern.empty() ? "/" : pattern);
+  }
+  return out;
+}
+
 HttpResponse error_response(int status, std::string_view message, std::string_view field) {
   nlohmann::json e = {{"status", status}, {"message", std::string(message)}};
   if (!field.empty()) e["field"] = std::string(field);

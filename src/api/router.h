@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/http_server.h"
@@ -45,6 +46,9 @@ class Router {
   Match match(const HttpRequest& request) const;
   // match() and call, without authentication (tests of the routes alone).
   HttpResponse dispatch(const HttpRequest& request) const;
+  // Every route as (method, pattern), in the order added: the pattern as given to add(), e.g.
+  // ("GET", "/api/v1/services/{name}").
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
   void add_route(std::string method, std::string pattern, RouteHandler handler,

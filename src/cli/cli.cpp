@@ -129,6 +129,9 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
     o.cert_file = config->api.cert_file;
     o.key_file = config->api.key_file;
     o.max_body_bytes = config->api.max_body_bytes;
+    o.websocket = [routes = api_routes.get()](const api::HttpRequest& r) {
+      return routes->open_websocket(r);
+    };
     Result<std::unique_ptr<api::HttpServer>> s = api::HttpServer::start(
         o, [routes = api_routes.get()](const api::HttpRequest& r) { return routes->handle(r); });
     if (!s.ok()) {

@@ -8,6 +8,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
 #include "api/http_server.h"
@@ -197,6 +200,50 @@ TEST_F(ApiTest, HttpsWithTheServersCertificate) {
   const auto r = untrusted.get(url("/healthz"));
   EXPECT_EQ(r.status, 0);
   EXPECT_FALSE(r.error.empty());
+}
+
+TEST_F(ApiTest, LiveWebSocketStreamsTheNewestSamplesOfChosenSeries) {
+  HttpServerOptions o;
+  o.websocket = [this](const HttpRequest& r) { return api_->open_websocket(r); };
+  o.websocket_poll = std::chrono::milliseconds(50);
+  serve(o);
+  std::vector<runtime::LastValue> known;
+  ASSERT_TRUE(eventually([&] {
+    known = runtime_->last_values().all();
+    return known.size() >= 2;
+  }));
+  const std::string wanted = known[0].series;
+
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  asio::io_context io;
+  beast::websocket::stream<asio::ip::tcp::socket> ws(io);
+  ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  ws.handshake("127.0.0.1", "/api/v1/live?series=" + wanted);
+  // Two messages, each with newer samples of the chosen series only.
+  int64_t last_ts = 0;
+  for (int i = 0; i < 2; ++i) {
+    beast::flat_buffer buffer;
+    ws.read(buffer);
+    const json m = json::parse(beast::buffers_to_string(buffer.data()));
+    ASSERT_FALSE(m["samples"].empty()) << m.dump();
+    for (const json& sample : m["samples"]) {
+      EXPECT_EQ(sample["series"], wanted);
+      EXPECT_GT(sample["ts_ms"].get<int64_t>(), last_ts);
+      last_ts = sample["ts_ms"].get<int64_t>();
+    }
+  }
+  ws.close(beast::websocket::close_code::normal);
+  EXPECT_EQ(server_->stats().websockets, 1u);
+
+  // Without series: refused with 400 before the upgrade.
+  beast::websocket::stream<asio::ip::tcp::socket> bad(io);
+  bad.next_layer().connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  beast::websocket::response_type answer;
+  beast::error_code ec;
+  bad.handshake(answer, "127.0.0.1", "/api/v1/live", ec);
+  EXPECT_TRUE(ec);
+  EXPECT_EQ(answer.result_int(), 400);
 }
 
 TEST(HttpServerTest, BindingAPortInUseSaysWhichAndWhy) {
