@@ -47,6 +47,17 @@ std::string label(std::string_view v) {
   return out;
 }
 
+// A histogram in the text format: cumulative buckets with le labels, then _sum and _count.
+void append_histogram(std::string& out, std::string_view name,
+                      const LatencyHistogram::Snapshot& h) {
+  for (size_t i = 0; i < LatencyHistogram::kBoundsNs.size(); ++i) {
+    out += fmt::format("{}_bucket{{le=\"{:g}\"}} {}\n", name,
+                       LatencyHistogram::kBoundsNs[i] / 1e9, h.cumulative[i]);
+  }
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, h.count);
+  out += fmt::format("{}_sum {:.9f}\n{}_count {}\n", name, h.sum_ns / 1e9, name, h.count);
+}
+
 }  // namespace
 
 Api::Api(runtime::Runtime& runtime, ApiOptions options) : runtime_(runtime), options_(options) {
@@ -539,6 +550,8 @@ HttpResponse Api::metrics() const {
   out += fmt::format("sluice_store_syncs_total {}\n", st.syncs);
   family("sluice_store_last_sync_seconds", "gauge", "Duration of the last fsync round.");
   out += fmt::format("sluice_store_last_sync_seconds {:.6f}\n", st.last_sync_ns / 1e9);
+  family("sluice_store_sync_seconds", "histogram", "Durations of the fsync rounds.");
+  append_histogram(out, "sluice_store_sync_seconds", st.sync_latency);
   family("sluice_store_dropped_samples_total", "counter",
          "Samples dropped by the store, per cause.");
   for (int c = 0; c < store::kDropCauseCount; ++c) {
@@ -551,6 +564,9 @@ HttpResponse Api::metrics() const {
     out += fmt::format("sluice_http_requests_total {}\n", h.requests);
     family("sluice_http_connections_total", "counter", "HTTP connections accepted.");
     out += fmt::format("sluice_http_connections_total {}\n", h.connections);
+    family("sluice_http_request_seconds", "histogram",
+           "Time from a whole request read to its answer made.");
+    append_histogram(out, "sluice_http_request_seconds", h.latency);
   }
   return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), {}};
 }

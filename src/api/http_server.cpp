@@ -152,20 +152,26 @@ class HttpServer::Impl {
   uint16_t port() const { return port_; }
   bool tls() const { return ssl_ != nullptr; }
   HttpServerStats stats() const {
-    return {connections_.load(), requests_.load(), too_large_.load(), bad_.load(),
-            websockets_.load()};
+    return {connections_.load(), requests_.load(),  too_large_.load(),
+            bad_.load(),         websockets_.load(), latency_.snapshot()};
   }
 
   // What a session needs from the server.
   const HttpServerOptions& options() const { return options_; }
   HttpResponse handle(const HttpRequest& request) {
     requests_.fetch_add(1, std::memory_order_relaxed);
+    const auto start = std::chrono::steady_clock::now();
+    HttpResponse response;
     try {
-      return handler_(request);
+      response = handler_(request);
     } catch (const std::exception& e) {
       // A handler that throws abandons this request only.
-      return HttpResponse{500, "application/json", json_error(500, e.what()), {}};
+      response = HttpResponse{500, "application/json", json_error(500, e.what()), {}};
     }
+    latency_.observe(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count());
+    return response;
   }
   void count_too_large() { too_large_.fetch_add(1, std::memory_order_relaxed); }
   void count_websocket() { websockets_.fetch_add(1, std::memory_order_relaxed); }
@@ -200,6 +206,7 @@ class HttpServer::Impl {
   std::atomic<uint64_t> too_large_{0};
   std::atomic<uint64_t> bad_{0};
   std::atomic<uint64_t> websockets_{0};
+  LatencyHistogram latency_;
 };
 
 namespace {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/histogram.h"
 #include "core/status.h"
 
 namespace sluice::api {
@@ -86,6 +87,7 @@ struct HttpServerStats {
   uint64_t rejected_too_large = 0;  // 413 answered by the server itself
   uint64_t bad_requests = 0;        // unparsable requests (400 by the server itself)
   uint64_t websockets = 0;          // WebSocket conversations accepted
+  LatencyHistogram::Snapshot latency;  // from the whole request read to the answer made
 };
 
 class HttpServer {

@@ -122,7 +122,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
                    "admin).\n\n"
                 << std::flush;
     }
-    api_routes = std::make_unique<api::Api>(**rt, api::ApiOptions{.auth = auth.get()});
+    api_routes = std::make_unique<api::Api>(**rt, api::ApiOptions{.auth = auth.get(), .metrics_public = config->api.metrics_public});
     api::HttpServerOptions o;
     o.address = config->api.address;
     o.port = config->api.port;

@@ -522,6 +522,7 @@ void parse_api(ConfigTable& t, const std::string& base_dir, ApiConfig* api) {
                                "a size from 1KiB to 64MiB, e.g. \"1MiB\"", [](uint64_t v) {
                                  return v >= 1024 && v <= (64u << 20);
                                });
+  api->metrics_public = t.boolean("metrics_public", api->metrics_public);
   (void)base_dir;
 }
 

@@ -45,6 +45,7 @@ struct ApiConfig {
   std::string cert_file;  // both set: HTTPS
   std::string key_file;
   uint64_t max_body_bytes = 1u << 20;
+  bool metrics_public = true;  // /metrics without a token (Prometheus scrapes)
 };
 
 struct SourceConfig {

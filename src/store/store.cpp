@@ -127,6 +127,7 @@ class Store::Impl {
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> syncs_{0};
   std::atomic<uint64_t> last_sync_ns_{0};
+  LatencyHistogram sync_latency_;  // durations of the sync rounds
   std::atomic<uint64_t> write_errors_{0};
 
   // Space.
@@ -545,9 +546,11 @@ Status Store::Impl::sync_round() {
     st = log->sync_captured(cap);
   }
   syncs_.fetch_add(1);
-  last_sync_ns_.store(static_cast<uint64_t>(
+  const int64_t took =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count()));
+          .count();
+  last_sync_ns_.store(static_cast<uint64_t>(took));
+  sync_latency_.observe(took);
   {
     std::lock_guard lock(sync_mu_);
     if (st.ok()) {
@@ -671,6 +674,7 @@ StoreStats Store::stats() const {
   s.series = impl_->catalog_->size();
   s.syncs = impl_->syncs_.load();
   s.last_sync_ns = impl_->last_sync_ns_.load();
+  s.sync_latency = impl_->sync_latency_.snapshot();
   s.appends_blocked = impl_->appends_blocked_.load();
   s.appends_refused_full = impl_->appends_refused_.load();
   s.write_errors = impl_->write_errors_.load();

@@ -32,6 +32,7 @@
 
 #include "core/batch_codec.h"
 #include "core/clock.h"
+#include "core/histogram.h"
 #include "core/sample.h"
 #include "core/status.h"
 #include "io/env.h"
@@ -138,6 +139,7 @@ struct StoreStats {
   uint64_t series = 0;
   uint64_t syncs = 0;                 // fsync rounds (group commits)
   uint64_t last_sync_ns = 0;          // duration of the last round
+  LatencyHistogram::Snapshot sync_latency;  // durations of every round since open
   uint64_t appends_blocked = 0;       // appends that waited for space (kBlock)
   uint64_t appends_refused_full = 0;  // kBlock appends that gave up after block_timeout
   uint64_t dropped[kDropCauseCount] = {};

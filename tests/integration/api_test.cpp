@@ -185,6 +185,11 @@ TEST_F(ApiTest, MetricsAreInThePrometheusTextFormat) {
   EXPECT_THAT(r.body,
               HasSubstr("sluice_store_dropped_samples_total{cause=\"full_drop_oldest\"} 0"));
   EXPECT_THAT(r.body, HasSubstr("sluice_http_requests_total "));
+  // Histograms: the store's fsync rounds and the server's own request times.
+  EXPECT_THAT(r.body, HasSubstr("# TYPE sluice_store_sync_seconds histogram\n"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_store_sync_seconds_bucket{le=\"0.001\"} "));
+  EXPECT_THAT(r.body, HasSubstr("sluice_store_sync_seconds_bucket{le=\"+Inf\"} "));
+  EXPECT_THAT(r.body, HasSubstr("sluice_http_request_seconds_count "));
 }
 
 TEST_F(ApiTest, HttpsWithTheServersCertificate) {
