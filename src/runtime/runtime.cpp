@@ -1039,8 +1039,10 @@ Result<ServiceRow> Runtime::stored_row(ServiceKind kind, const std::string& name
   return *row;
 }
 
-Status Runtime::replace_source(size_t index, const std::optional<SourceConfig>& config) {
-  Slot& old = *slots_[index];
+template <typename SlotT, typename ConfigT>
+Status Runtime::replace_slot(std::vector<std::unique_ptr<SlotT>>& slots, size_t index,
+                             const std::optional<ConfigT>& config) {
+  SlotT& old = *slots[index];
   old.request_stop();
   if (old.thread.joinable()) {
     old.stop_instance();
@@ -1048,39 +1050,36 @@ Status Runtime::replace_source(size_t index, const std::optional<SourceConfig>& 
   }
   if (!config) {
     std::unique_lock lock(services_mu_);
-    slots_.erase(slots_.begin() + static_cast<ptrdiff_t>(index));
+    slots.erase(slots.begin() + static_cast<ptrdiff_t>(index));
     return Status::ok_status();
   }
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Slot> slot, make_source_slot(*config));
-  Slot& fresh = *slot;
+  std::unique_ptr<SlotT> slot;
+  if constexpr (std::is_same_v<SlotT, Slot>) {
+    SLUICE_ASSIGN_OR_RETURN(slot, make_source_slot(*config));
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(slot, make_sink_slot(*config));
+  }
+  SlotT& fresh = *slot;
   {
     std::unique_lock lock(services_mu_);
-    slots_[index] = std::move(slot);
+    slots[index] = std::move(slot);
   }
-  if (started_) start_source(fresh);
+  if (started_) {
+    if constexpr (std::is_same_v<SlotT, Slot>) {
+      start_source(fresh);
+    } else {
+      start_sink(fresh);
+    }
+  }
   return Status::ok_status();
 }
 
+Status Runtime::replace_source(size_t index, const std::optional<SourceConfig>& config) {
+  return replace_slot(slots_, index, config);
+}
+
 Status Runtime::replace_sink(size_t index, const std::optional<SinkConfig>& config) {
-  SinkSlot& old = *sink_slots_[index];
-  old.request_stop();
-  if (old.thread.joinable()) {
-    old.stop_instance();
-    old.thread.join();
-  }
-  if (!config) {
-    std::unique_lock lock(services_mu_);
-    sink_slots_.erase(sink_slots_.begin() + static_cast<ptrdiff_t>(index));
-    return Status::ok_status();
-  }
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<SinkSlot> slot, make_sink_slot(*config));
-  SinkSlot& fresh = *slot;
-  {
-    std::unique_lock lock(services_mu_);
-    sink_slots_[index] = std::move(slot);
-  }
-  if (started_) start_sink(fresh);
-  return Status::ok_status();
+  return replace_slot(sink_slots_, index, config);
 }
 
 Status Runtime::set_enabled(std::string_view name, bool enabled) {

@@ -229,6 +229,10 @@ class Runtime {
   // runtime runs and it is enabled); without config, removes it.
   Status replace_source(size_t index, const std::optional<SourceConfig>& config);
   Status replace_sink(size_t index, const std::optional<SinkConfig>& config);
+  // What the two above share.
+  template <typename SlotT, typename ConfigT>
+  Status replace_slot(std::vector<std::unique_ptr<SlotT>>& slots, size_t index,
+                      const std::optional<ConfigT>& config);
   std::vector<std::string> source_names() const;
   // The sink slot of that name and the index of `stream` among its streams (services_mu_ or
   // control_mu_ held).
