@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "fixtures/test_support.h"
+#include "fuzz/api_targets.h"
 #include "fuzz/mqtt_targets.h"
 #include "fuzz/targets.h"
 
@@ -36,6 +37,10 @@ TEST(FuzzCorpusTest, SegmentCorpusReplaysCleanly) {
 }
 
 TEST(FuzzCorpusTest, ConfigCorpusReplaysCleanly) { EXPECT_GT(replay("config", fuzz::config), 0u); }
+
+TEST(FuzzCorpusTest, ApiParameterCorpusReplaysCleanly) {
+  EXPECT_GT(replay("api", fuzz::api_params), 0u);
+}
 
 TEST(FuzzCorpusTest, MqttPacketCorpusReplaysCleanly) {
   EXPECT_GT(replay("mqtt", fuzz::mqtt_packets), 0u);
