@@ -16,6 +16,7 @@
 #include "api/openapi.h"
 #include "auth/auth.h"
 #include "cli/builtin_sources.h"
+#include "fixtures/api_harness.h"
 #include "fixtures/http_client.h"
 #include "fixtures/test_support.h"
 #include "runtime/config.h"
@@ -58,28 +59,14 @@ std::map<MethodPath, std::string> documented(const json& doc) {
 class ApiOpenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path = dir_.file("sluice.toml");
-    std::ofstream(path) << kConfig;
-    auto config = runtime::load_config(path, types_);
-    ASSERT_TRUE(config.ok()) << config.status().message();
-    auto rt =
-        runtime::Runtime::open(*config, {.config_text = std::string(kConfig), .types = &types_});
-    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
-    runtime_ = std::move(rt).value();
-    auth::AuthOptions ao;
-    ao.password = {.time_cost = 1, .memory_kib = 64, .parallelism = 1};
-    auto a = auth::Auth::open(dir_.file("auth.db"), SystemClock::instance(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    auth_ = std::move(a).value();
     // With users (the login, user and token routes exist only then), as `sluice run` has it.
-    api_ = std::make_unique<Api>(*runtime_, ApiOptions{.auth = auth_.get()});
+    ASSERT_TRUE(harness_.start(dir_, kConfig, {.auth = true, .serve = false}));
+    api_ = harness_.api();
   }
 
   testing::TempDir dir_;
-  const runtime::SourceTypes types_ = cli::builtin_source_types();
-  std::unique_ptr<runtime::Runtime> runtime_;
-  std::unique_ptr<auth::Auth> auth_;
-  std::unique_ptr<Api> api_;
+  testing::ApiHarness harness_;
+  Api* api_ = nullptr;
 };
 
 TEST_F(ApiOpenApiTest, TheDocumentDescribesExactlyTheRoutesOfTheRouter) {

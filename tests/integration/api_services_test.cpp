@@ -17,6 +17,7 @@
 #include "api/services_api.h"
 #include "auth/auth.h"
 #include "cli/builtin_sources.h"
+#include "fixtures/api_harness.h"
 #include "fixtures/http_client.h"
 #include "fixtures/test_support.h"
 #include "runtime/config.h"
@@ -52,34 +53,12 @@ const std::map<std::string, std::string> kToml = {{"Content-Type", "application/
 class ApiServicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path = dir_.file("sluice.toml");
-    std::ofstream(path) << kConfig;
-    auto config = runtime::load_config(path, types_);
-    ASSERT_TRUE(config.ok()) << config.status().message();
-    auto rt =
-        runtime::Runtime::open(*config, {.config_text = std::string(kConfig), .types = &types_});
-    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
-    runtime_ = std::move(rt).value();
-    ASSERT_TRUE(runtime_->start().ok());
-    auth::AuthOptions ao;
-    ao.password = {.time_cost = 1, .memory_kib = 64, .parallelism = 1};  // fast for tests
-    auto a = auth::Auth::open(dir_.file("auth.db"), SystemClock::instance(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    auth_ = std::move(a).value();
+    ASSERT_TRUE(harness_.start(dir_, kConfig, {.auth = true}));
+    runtime_ = harness_.runtime();
+    auth_ = harness_.auth();
     admin_ = token_of("ada", auth::Role::kAdmin);
     operator_ = token_of("otto", auth::Role::kOperator);
     viewer_ = token_of("vera", auth::Role::kViewer);
-    api_ = std::make_unique<Api>(*runtime_, ApiOptions{.auth = auth_.get()});
-    auto s =
-        HttpServer::start({.port = 0}, [this](const HttpRequest& r) { return api_->handle(r); });
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    server_ = std::move(s).value();
-  }
-  void TearDown() override {
-    if (server_) server_->stop();
-    if (runtime_) {
-      EXPECT_TRUE(runtime_->stop().ok());
-    }
   }
   // A user of that role and an API token of theirs.
   std::string token_of(const std::string& user, auth::Role role) {
@@ -88,9 +67,7 @@ class ApiServicesTest : public ::testing::Test {
     EXPECT_TRUE(t.ok()) << t.status().message();
     return t.ok() ? t->token : std::string();
   }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
-  }
+  std::string url(const std::string& path) const { return harness_.url(path); }
   static std::map<std::string, std::string> as(const std::string& token,
                                                std::map<std::string, std::string> headers = {}) {
     headers["Authorization"] = "Bearer " + token;
@@ -112,11 +89,9 @@ class ApiServicesTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  const runtime::SourceTypes types_ = cli::builtin_source_types();
-  std::unique_ptr<runtime::Runtime> runtime_;
-  std::unique_ptr<auth::Auth> auth_;
-  std::unique_ptr<Api> api_;
-  std::unique_ptr<HttpServer> server_;
+  testing::ApiHarness harness_;
+  runtime::Runtime* runtime_ = nullptr;
+  auth::Auth* auth_ = nullptr;
   std::string admin_, operator_, viewer_;
   testing::HttpClient client_;
 };

@@ -6,16 +6,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "api/http_server.h"
 #include "auth/auth.h"
 #include "cli/builtin_sources.h"
+#include "fixtures/api_harness.h"
 #include "fixtures/http_client.h"
 #include "fixtures/test_support.h"
 #include "runtime/config.h"
@@ -48,33 +49,16 @@ interval = "1h"
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path = dir_.file("sluice.toml");
-    std::ofstream(path) << kConfig;
-    auto config = runtime::load_config(path, types_);
-    ASSERT_TRUE(config.ok()) << config.status().message();
-    auto rt =
-        runtime::Runtime::open(*config, {.config_text = std::string(kConfig), .types = &types_});
-    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
-    runtime_ = std::move(rt).value();
-    ASSERT_TRUE(runtime_->start().ok());
-    api_ = std::make_unique<Api>(*runtime_);
-  }
-  void TearDown() override {
-    if (server_) server_->stop();
-    if (runtime_) EXPECT_TRUE(runtime_->stop().ok());
+    ASSERT_TRUE(harness_.start(dir_, kConfig, {.auth = false, .serve = false}));
+    runtime_ = harness_.runtime();
+    api_ = harness_.api();
   }
 
   void serve(HttpServerOptions options = {}) {
-    options.port = 0;
-    auto s = HttpServer::start(options, [this](const HttpRequest& r) { return api_->handle(r); });
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    server_ = std::move(s).value();
-    api_->set_server(server_.get());
+    ASSERT_TRUE(harness_.serve(std::move(options)));
+    server_ = harness_.server();
   }
-  std::string url(const std::string& path) const {
-    return std::string(server_->tls() ? "https" : "http") +
-           "://127.0.0.1:" + std::to_string(server_->port()) + path;
-  }
+  std::string url(const std::string& path) const { return harness_.url(path); }
   json get_json(testing::HttpClient& client, const std::string& path, int want = 200) {
     const auto r = client.get(url(path));
     EXPECT_EQ(r.status, want) << path << ": " << r.error << r.body;
@@ -85,10 +69,10 @@ class ApiTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  const runtime::SourceTypes types_ = cli::builtin_source_types();
-  std::unique_ptr<runtime::Runtime> runtime_;
-  std::unique_ptr<Api> api_;
-  std::unique_ptr<HttpServer> server_;
+  testing::ApiHarness harness_;
+  runtime::Runtime* runtime_ = nullptr;
+  Api* api_ = nullptr;
+  HttpServer* server_ = nullptr;
 };
 
 TEST_F(ApiTest, LivenessReadinessAndServicesWithModeAndHealth) {
@@ -286,36 +270,14 @@ namespace {
 class ApiAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path = dir_.file("sluice.toml");
-    std::ofstream(path) << kConfig;
-    auto config = runtime::load_config(path, types_);
-    ASSERT_TRUE(config.ok()) << config.status().message();
-    auto rt =
-        runtime::Runtime::open(*config, {.config_text = std::string(kConfig), .types = &types_});
-    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
-    runtime_ = std::move(rt).value();
-    ASSERT_TRUE(runtime_->start().ok());
-    auth::AuthOptions ao;
-    ao.password = {.time_cost = 1, .memory_kib = 64, .parallelism = 1};  // fast for tests
-    auto a = auth::Auth::open(dir_.file("auth.db"), SystemClock::instance(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    auth_ = std::move(a).value();
+    ASSERT_TRUE(harness_.start(dir_, kConfig, {.auth = true}));
+    runtime_ = harness_.runtime();
+    auth_ = harness_.auth();
     ASSERT_TRUE(auth_->users().create("ada", "correct horse battery", auth::Role::kAdmin).ok());
     ASSERT_TRUE(auth_->users().create("otto", "operator password 1", auth::Role::kOperator).ok());
     ASSERT_TRUE(auth_->users().create("vera", "viewer password 12", auth::Role::kViewer).ok());
-    api_ = std::make_unique<Api>(*runtime_, ApiOptions{.auth = auth_.get()});
-    auto s =
-        HttpServer::start({.port = 0}, [this](const HttpRequest& r) { return api_->handle(r); });
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    server_ = std::move(s).value();
   }
-  void TearDown() override {
-    if (server_) server_->stop();
-    if (runtime_) EXPECT_TRUE(runtime_->stop().ok());
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
-  }
+  std::string url(const std::string& path) const { return harness_.url(path); }
   std::string login(const std::string& user, const std::string& password) {
     testing::HttpClient c;
     const auto r = c.request("POST", url("/api/v1/login"),
@@ -328,11 +290,9 @@ class ApiAuthTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  const runtime::SourceTypes types_ = cli::builtin_source_types();
-  std::unique_ptr<runtime::Runtime> runtime_;
-  std::unique_ptr<auth::Auth> auth_;
-  std::unique_ptr<Api> api_;
-  std::unique_ptr<HttpServer> server_;
+  testing::ApiHarness harness_;
+  runtime::Runtime* runtime_ = nullptr;
+  auth::Auth* auth_ = nullptr;
 };
 
 TEST_F(ApiAuthTest, PublicRoutesNeedNoTokenAndTheOthersAnswer401) {
