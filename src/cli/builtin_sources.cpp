@@ -2,6 +2,8 @@
 #include "cli/builtin_sources.h"
 
 #include "formats/registry.h"
+#include "link/forward_sink.h"
+#include "link/receiver.h"
 #include "sinks/files/files_sink.h"
 #include "sources/mqtt/mqtt_source.h"
 #include "sources/simulator/simulator.h"
@@ -15,7 +17,9 @@ const runtime::SourceTypes& builtin_source_types() {
     sources::register_mqtt(t, [](std::string_view f, const formats::ParserOptions& o) {
       return formats::make_parser(f, o);
     });
+    link::register_receiver(t);
     t.add_sink(sinks::files::files_sink_type());
+    t.add_sink(link::forward_sink_type());
     return t;
   }();
   return types;

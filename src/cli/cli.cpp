@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "api/http_server.h"
 #include "auth/auth.h"
+#include "api/writer_tokens.h"
 #include "cli/auth_commands.h"
 #include "cli/builtin_sources.h"
 #include "io/env.h"
@@ -85,7 +86,9 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Result<std::unique_ptr<runtime::Runtime>> rt = runtime::Runtime::open(*config, {.types = &types});
+  api::WriterTokens writer_tokens;
+  Result<std::unique_ptr<runtime::Runtime>> rt =
+      runtime::Runtime::open(*config, {.types = &types, .tokens = &writer_tokens});
   if (!rt.ok()) {
     spdlog::critical("{}", rt.status().to_string());
     return kExitFailed;
@@ -98,8 +101,12 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   std::unique_ptr<auth::Auth> auth;
   std::unique_ptr<api::Api> api_routes;
   std::unique_ptr<api::HttpServer> server;
-  if (config->api.enabled) {
-    // Users and tokens live in the state database next to the store.
+  const bool has_link =
+      std::any_of(config->sources.begin(), config->sources.end(),
+                  [](const runtime::SourceConfig& s) { return s.type == "link"; });
+  if (config->api.enabled || has_link) {
+    // Users and tokens live in the state database next to the store. The link source checks
+    // the tokens of senders and writers with them too.
     Result<std::unique_ptr<auth::Auth>> opened =
         auth::Auth::open(join_path(config->store.dir, "state.db"), SystemClock::instance());
     if (!opened.ok()) {
@@ -108,6 +115,9 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
       return kExitFailed;
     }
     auth = std::move(opened).value();
+    writer_tokens.set(auth.get());
+  }
+  if (config->api.enabled) {
     Result<std::optional<std::string>> first = auth->users().ensure_first_admin();
     if (!first.ok()) {
       spdlog::critical("API users and tokens: {}", first.status().message());

@@ -6,8 +6,10 @@
 #include "runtime/config.h"
 
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -492,6 +494,35 @@ void parse_log(ConfigTable& t, LogConfig* log) {
                  [](nanoseconds d) { return d == nanoseconds{0} || d >= seconds(1); });
 }
 
+bool valid_instance_name(const std::string& v) {
+  if (v.empty() || v.size() > 64 || v.front() == '.') return false;
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+// The host name, made a valid instance name ("sluice" if there is none).
+std::string default_instance_name() {
+  char host[256] = {};
+  std::string name;
+  if (gethostname(host, sizeof host - 1) == 0) {
+    for (const char* c = host; *c != 0 && name.size() < 64; ++c) {
+      const bool ok = std::isalnum(static_cast<unsigned char>(*c)) || *c == '_' || *c == '.' ||
+                      *c == '-';
+      name += ok ? *c : '-';
+    }
+  }
+  while (!name.empty() && name.front() == '.') name.erase(0, 1);
+  return name.empty() ? std::string("sluice") : name;
+}
+
+void parse_instance(ConfigTable& t, InstanceConfig* instance) {
+  instance->name = t.string("name", default_instance_name(),
+                            "a name of 1 to 64 characters A-Z a-z 0-9 _ . - (not starting with "
+                            "'.'), e.g. \"plant-a\"",
+                            valid_instance_name);
+}
+
 void parse_api(ConfigTable& t, const std::string& base_dir, ApiConfig* api) {
   api->enabled = t.boolean("enabled", true);  // an [api] table turns it on unless it says not
   const std::string listen = t.string(
@@ -689,6 +720,13 @@ Result<Config> parse_config(std::string_view text, std::string_view file_name,
       errors.add(doc.source(), "store.dir",
                  "missing; add a [store] table that says where the data goes, e.g. "
                  "[store] dir = \"data\"");
+    }
+    if (const toml::table* instance = root.table("instance")) {
+      TomlTable t(*instance, "instance", errors);
+      parse_instance(t, &config.instance);
+      t.report_unknown_keys();
+    } else {
+      config.instance.name = default_instance_name();
     }
     if (const toml::table* log = root.table("log")) {
       TomlTable t(*log, "log", errors);

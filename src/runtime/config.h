@@ -48,6 +48,12 @@ struct ApiConfig {
   bool metrics_public = true;  // /metrics without a token (Prometheus scrapes)
 };
 
+// Who this Sluice is ([instance]): its name appears in the hops of every session it forwards
+// or receives ("A → B → C") and in the session ids it creates.
+struct InstanceConfig {
+  std::string name;  // [A-Za-z0-9_.-]+; default: the host name
+};
+
 struct SourceConfig {
   std::string name;  // unique; [A-Za-z0-9_.-]+, not starting with '.'
   std::string type;
@@ -69,6 +75,7 @@ struct SinkConfig {
 
 struct Config {
   std::string file;  // the path it was read from, as given
+  InstanceConfig instance;
   store::StoreOptions store;
   LogConfig log;
   ApiConfig api;

@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <sstream>
 #include <utility>
@@ -20,6 +22,16 @@
 #include "runtime/units.h"
 
 namespace sluice::runtime {
+
+std::string stream_service(std::string_view meta_json) {
+  const nlohmann::json meta = nlohmann::json::parse(meta_json, nullptr, /*allow_exceptions=*/false);
+  if (!meta.is_object()) return {};
+  for (const char* key : {"service", "source"}) {
+    auto it = meta.find(key);
+    if (it != meta.end() && it->is_string()) return it->get<std::string>();
+  }
+  return {};
+}
 
 // What the runtime keeps for every service, source or sink: its config, the running instance
 // (replaced on a restart), the stop signal, an interruptible sleep, MODE and a health the
@@ -127,12 +139,14 @@ class ServiceSlot {
 // A source with everything the runtime keeps for it. It is the source's SourceContext.
 class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, SourceConfig> {
  public:
-  Slot(store::Store& store, SeriesRegistry& series, LastValues::Stream& last_values, Clock& clock,
-       SourceConfig config)
-      : ServiceSlot(clock, std::move(config)),
-        store_(store),
-        series_(series),
-        last_values_(last_values) {
+  Slot(Runtime& runtime, LastValues::Stream& last_values, SourceConfig config,
+       const std::vector<std::string>& session_streams)
+      : ServiceSlot(*runtime.options_.clock, std::move(config)),
+        runtime_(runtime),
+        store_(*runtime.store_),
+        series_(*runtime.series_),
+        last_values_(last_values),
+        session_streams_(session_streams.begin(), session_streams.end()) {
     if (config_.filters) filters_ = config_.filters->make();
   }
 
@@ -165,6 +179,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
       batches_.fetch_add(1, std::memory_order_relaxed);
       // The live tap: what is now in the store (a duplicate append_at changes nothing here).
       last_values_.update(batch);
+      runtime_.live_tap_.publish(config_.name, batch);
     }
     return r;
   }
@@ -177,6 +192,86 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
   Status update_series(const std::vector<SeriesMeta>& meta) override {
     return series_.update(meta, config_.name);
   }
+
+  Status open_stream(std::string_view stream, std::string_view meta_json) override {
+    if (stream == config_.name) {
+      return invalid_argument("'" + std::string(stream) +
+                              "' is the source's own stream, not a session stream");
+    }
+    {
+      std::lock_guard lock(sessions_mu_);
+      if (session_streams_.contains(stream)) return Status::ok_status();
+    }
+    if (store_.has_stream(stream)) {
+      // An existing stream may become this source's only if it already was (e.g. written by an
+      // instance of it before a restart of the runtime).
+      Result<std::string> meta = store_.stream_meta(stream);
+      const std::string owner = meta.ok() ? stream_service(*meta) : std::string();
+      if (owner != config_.name) {
+        return failed_precondition(fmt::format("stream '{}' belongs to '{}', not to source '{}'",
+                                               stream, owner, config_.name));
+      }
+    }
+    // The stream is this source's: its meta says so, whatever the caller wrote.
+    nlohmann::json meta = nlohmann::json::parse(meta_json, nullptr, /*allow_exceptions=*/false);
+    if (!meta.is_object()) meta = nlohmann::json::object();
+    meta["service"] = config_.name;
+    SLUICE_RETURN_IF_ERROR(runtime_.attach_stream(config_.name, std::string(stream), meta.dump()));
+    std::lock_guard lock(sessions_mu_);
+    session_streams_.emplace(stream);
+    return Status::ok_status();
+  }
+  Result<store::AppendResult> ingest_to(std::string_view stream, std::optional<uint64_t> first_seq,
+                                        Batch&& batch, store::AppendOptions options) override {
+    std::shared_lock lock(accept_mu_);
+    if (!accepting_) {
+      return failed_precondition("source '" + config_.name +
+                                 "' is not running; its data is not accepted");
+    }
+    {
+      std::lock_guard sessions_lock(sessions_mu_);
+      if (!session_streams_.contains(stream)) {
+        return failed_precondition(fmt::format(
+            "source '{}' has no session stream '{}' (open_stream first)", config_.name, stream));
+      }
+    }
+    const size_t n = batch.size();
+    if (n == 0) return store::AppendResult{};
+    Result<store::AppendResult> r = first_seq ? store_.append_at(stream, *first_seq, batch, options)
+                                              : store_.append(stream, batch, options);
+    if (!r.ok()) {
+      failed_ingests_.fetch_add(1, std::memory_order_relaxed);
+      return r;
+    }
+    if (r->outcome == store::AppendResult::Outcome::kDropped) {
+      dropped_samples_.fetch_add(n, std::memory_order_relaxed);
+    } else if (r->outcome == store::AppendResult::Outcome::kAppended) {
+      samples_.fetch_add(n, std::memory_order_relaxed);
+      batches_.fetch_add(1, std::memory_order_relaxed);
+      runtime_.last_values_.stream(stream).update(batch);
+      runtime_.live_tap_.publish(stream, batch);
+    }
+    return r;
+  }
+  uint64_t wait_durable_in(std::string_view stream, uint64_t end_seq,
+                           std::chrono::milliseconds timeout) override {
+    if (end_seq == 0) return 0;
+    return store_.wait_readable(stream, end_seq - 1, timeout);
+  }
+  Result<uint64_t> next_seq(std::string_view stream) const override {
+    {
+      std::lock_guard lock(sessions_mu_);
+      if (!session_streams_.contains(stream)) {
+        return not_found(
+            fmt::format("source '{}' has no session stream '{}'", config_.name, stream));
+      }
+    }
+    SLUICE_ASSIGN_OR_RETURN(store::StreamStats st, store_.stream_stats(stream));
+    return st.next_seq;
+  }
+  const InstanceInfo& instance_info() const override { return runtime_.instance_; }
+  const TokenVerifier* tokens() const override { return runtime_.options_.tokens; }
+
   Clock& clock() override { return clock_; }
   bool stopping() const override { return stop_requested(); }
   std::stop_token stop_token() const override { return token(); }
@@ -201,13 +296,18 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     s.dropped_samples = dropped_samples_.load(std::memory_order_relaxed);
     s.failed_ingests = failed_ingests_.load(std::memory_order_relaxed);
     s.filtered_samples = filtered_samples_.load(std::memory_order_relaxed);
+    s.details = with_instance(
+        [](const Source* source) { return source ? source->details() : SinkDetails{}; });
     return s;
   }
 
  private:
+  Runtime& runtime_;
   store::Store& store_;
   SeriesRegistry& series_;
   LastValues::Stream& last_values_;
+  mutable std::mutex sessions_mu_;
+  std::set<std::string, std::less<>> session_streams_;  // guarded by sessions_mu_
 
   std::shared_mutex accept_mu_;
   bool accepting_ = false;  // guarded by accept_mu_
@@ -232,17 +332,10 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
 // state once they return.
 class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, SinkConfig> {
  public:
-  SinkSlot(store::Store& store, SeriesRegistry& series, Clock& clock, SinkConfig config,
-           std::vector<std::string> streams)
-      : ServiceSlot(clock, std::move(config)),
-        store_(store),
-        series_(series),
-        streams_(std::move(streams)),
-        paused_(streams_.size(), false),
-        reseek_(streams_.size(), false),
-        read_by_stream_(streams_.size(), 0),
-        delivered_by_stream_(new std::atomic<uint64_t>[streams_.size()]) {
-    for (size_t i = 0; i < streams_.size(); ++i) delivered_by_stream_[i] = 0;
+  SinkSlot(store::Store& store, SeriesRegistry& series, Clock& clock, const InstanceInfo& instance,
+           SinkConfig config, const std::vector<std::string>& streams)
+      : ServiceSlot(clock, std::move(config)), store_(store), series_(series), instance_(instance) {
+    for (const std::string& stream : streams) add_stream(stream, false);
   }
 
   std::optional<SeriesMeta> series(std::string_view name) const override {
@@ -251,16 +344,18 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
 
   // ---- SinkContext ------------------------------------------------------------------------
   Result<bool> read(size_t max_samples, SinkItem* out) override {
-    for (size_t tried = 0; tried < streams_.size(); ++tried) {
-      const size_t i = next_stream_;
-      next_stream_ = (next_stream_ + 1) % streams_.size();
-      std::lock_guard lock(read_mu_);
-      if (paused_[i]) continue;
+    std::lock_guard lock(read_mu_);
+    const size_t n = streams_.size();
+    for (size_t tried = 0; tried < n; ++tried) {
+      const size_t i = next_stream_ % n;
+      next_stream_ = (i + 1) % n;
+      PerStream& ps = per_stream_[i];
+      if (ps.paused || ps.held) continue;
       SLUICE_ASSIGN_OR_RETURN(store::StreamReader * reader, reader_for(i));
-      if (reseek_[i]) {  // purged since the last read: go on from the moved cursor
+      if (ps.reseek) {  // purged since the last read: go on from the moved cursor
         SLUICE_ASSIGN_OR_RETURN(store::CursorInfo cur, store_.cursor(streams_[i], config_.name));
         reader->seek(cur.next_seq);
-        reseek_[i] = false;
+        ps.reseek = false;
       }
       store::ReadItem item;
       SLUICE_ASSIGN_OR_RETURN(bool got, reader->next(max_samples, &item));
@@ -269,7 +364,7 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
       out->first_seq = item.first_seq;
       out->batch = std::move(item.batch);
       read_samples_ += out->batch.size();
-      read_by_stream_[i] += out->batch.size();
+      ps.read += out->batch.size();
       return true;
     }
     return false;
@@ -277,45 +372,75 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
 
   Status commit() override {
     std::lock_guard lock(read_mu_);
-    for (size_t i = 0; i < readers_.size(); ++i) {
-      if (!readers_[i] || reseek_[i]) continue;  // reseek_: purged; its cursor is ahead already
-      const uint64_t pos = readers_[i]->position();
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      PerStream& ps = per_stream_[i];
+      if (!ps.reader || ps.reseek) continue;  // reseek: purged; its cursor is ahead already
+      const uint64_t pos = ps.reader->position();
       SLUICE_RETURN_IF_ERROR(store_.commit_cursor(streams_[i], config_.name, pos));
     }
     delivered_.fetch_add(read_samples_, std::memory_order_relaxed);
     read_samples_ = 0;
-    for (size_t i = 0; i < streams_.size(); ++i) {
-      delivered_by_stream_[i].fetch_add(read_by_stream_[i], std::memory_order_relaxed);
-      read_by_stream_[i] = 0;
+    for (PerStream& ps : per_stream_) {
+      ps.delivered += ps.read;
+      ps.read = 0;
     }
     return Status::ok_status();
   }
 
   void rewind() override {
     std::lock_guard lock(read_mu_);
-    for (size_t i = 0; i < readers_.size(); ++i) {
-      if (!readers_[i]) continue;
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      PerStream& ps = per_stream_[i];
+      if (!ps.reader) continue;
       auto cur = store_.cursor(streams_[i], config_.name);
       if (cur.ok()) {
-        readers_[i]->seek(cur->next_seq);
-        reseek_[i] = false;
+        ps.reader->seek(cur->next_seq);
+        ps.reseek = false;
       }
+      ps.read = 0;
     }
     read_samples_ = 0;
-    std::fill(read_by_stream_.begin(), read_by_stream_.end(), 0);
   }
 
   uint64_t backlog() const override {
     uint64_t n = 0;
-    for (const std::string& stream : streams_) {
+    for (const std::string& stream : stream_names()) {
       auto st = store_.stream_stats(stream);
-      auto cur = store_.cursor(stream, config_.name);
-      if (st.ok() && cur.ok() && st->readable_end > cur->next_seq) {
-        n += st->readable_end - cur->next_seq;
+      if (!st.ok()) continue;
+      auto cur = st->cursors.find(config_.name);
+      if (cur != st->cursors.end() && st->readable_end > cur->second.next_seq) {
+        n += st->readable_end - cur->second.next_seq;
       }
     }
     return n;
   }
+
+  std::vector<StreamInfo> streams() const override {
+    std::vector<StreamInfo> out;
+    for (std::string& stream : stream_names()) {
+      StreamInfo info;
+      Result<std::string> meta = store_.stream_meta(stream);
+      info.meta_json = meta.ok() ? *meta : "{}";
+      Result<store::StreamStats> st = store_.stream_stats(stream);
+      if (st.ok()) {
+        info.created_ns = st->created_ns;
+        auto cur = st->cursors.find(config_.name);
+        if (cur != st->cursors.end() && st->readable_end > cur->second.next_seq) {
+          info.backlog = st->readable_end - cur->second.next_seq;
+        }
+      }
+      info.stream = std::move(stream);
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+  void set_held(std::string_view stream, bool held) override {
+    std::lock_guard lock(read_mu_);
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      if (streams_[i] == stream) per_stream_[i].held = held;
+    }
+  }
+  const InstanceInfo& instance_info() const override { return instance_; }
 
   Clock& clock() override { return clock_; }
   bool stopping() const override { return stop_requested(); }
@@ -323,32 +448,54 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   void wake() override { wake_sleep(); }
 
   // ---- the runtime's side -----------------------------------------------------------------
-  const std::vector<std::string>& streams() const { return streams_; }
+  // The streams it reads, in its read order (the index is the session's place). Any thread.
+  std::vector<std::string> stream_names() const {
+    std::lock_guard lock(read_mu_);
+    return streams_;
+  }
+  // Reads `stream` from now on too (a new session stream of a source it takes); its cursor must
+  // exist. No-op if it reads it already. Any thread.
+  void add_stream(const std::string& stream, bool paused) {
+    std::lock_guard lock(read_mu_);
+    if (std::find(streams_.begin(), streams_.end(), stream) != streams_.end()) return;
+    streams_.push_back(stream);
+    per_stream_.emplace_back();
+    per_stream_.back().paused = paused;
+  }
   // A new instance starts from the durable cursors, not from where the last one read.
   void reset_readers() {
     std::lock_guard lock(read_mu_);
-    readers_.clear();
+    for (PerStream& ps : per_stream_) {
+      ps.reader.reset();
+      ps.read = 0;
+      ps.reseek = false;
+      ps.held = false;
+    }
     read_samples_ = 0;
-    std::fill(read_by_stream_.begin(), read_by_stream_.end(), 0);
-    std::fill(reseek_.begin(), reseek_.end(), false);
   }
-  // The session on streams_[i]; see the class comment. Any thread.
+  // The session on stream_names()[i]; see the class comment. Any thread.
   void set_paused(size_t i, bool paused) {
     std::lock_guard lock(read_mu_);
-    paused_[i] = paused;
+    per_stream_.at(i).paused = paused;
   }
   bool paused(size_t i) const {
     std::lock_guard lock(read_mu_);
-    return paused_[i];
+    return per_stream_.at(i).paused;
   }
   Result<store::PurgeReport> purge(size_t i) {
     std::lock_guard lock(read_mu_);
-    Result<store::PurgeReport> report = store_.purge(streams_[i], config_.name);
-    if (report.ok()) reseek_[i] = true;
+    Result<store::PurgeReport> report = store_.purge(streams_.at(i), config_.name);
+    if (report.ok()) per_stream_[i].reseek = true;
     return report;
   }
   uint64_t delivered_from(size_t i) const {
-    return delivered_by_stream_[i].load(std::memory_order_relaxed);
+    std::lock_guard lock(read_mu_);
+    return i < per_stream_.size() ? per_stream_[i].delivered : 0;
+  }
+  std::optional<Sink::OutputState> output_state(const std::string& stream) const {
+    return with_instance([&](const Sink* sink) -> std::optional<Sink::OutputState> {
+      return sink ? sink->output_state(stream) : std::nullopt;
+    });
   }
   // For Runtime::supervise: run the current instance; put a new one in its place, which starts
   // again from the durable cursors.
@@ -373,28 +520,37 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   }
 
  private:
-  Result<store::StreamReader*> reader_for(size_t i) {
-    if (readers_.size() != streams_.size()) readers_.resize(streams_.size());
-    if (!readers_[i]) {
+  // What the slot keeps per stream it reads (index as in streams_).
+  struct PerStream {
+    std::unique_ptr<store::StreamReader> reader;  // opened at the first read
+    bool paused = false;  // by an operator
+    bool held = false;    // by the sink (set_held)
+    bool reseek = false;  // purged: the reader must follow the cursor
+    uint64_t read = 0;       // read, not yet committed
+    uint64_t delivered = 0;  // committed since the slot began
+  };
+
+  Result<store::StreamReader*> reader_for(size_t i) {  // read_mu_ held
+    PerStream& ps = per_stream_[i];
+    if (!ps.reader) {
       SLUICE_ASSIGN_OR_RETURN(store::CursorInfo cur, store_.cursor(streams_[i], config_.name));
-      SLUICE_ASSIGN_OR_RETURN(readers_[i], store_.open_reader(streams_[i], cur.next_seq));
+      SLUICE_ASSIGN_OR_RETURN(ps.reader, store_.open_reader(streams_[i], cur.next_seq));
     }
-    return readers_[i].get();
+    return ps.reader.get();
   }
 
   store::Store& store_;
   SeriesRegistry& series_;
-  const std::vector<std::string> streams_;
+  const InstanceInfo& instance_;
+  // read_mu_ guards everything below but the atomics. A read or commit holds it throughout, so
+  // a pause, a purge or a new stream waits for one in progress, and none starts on the old state
+  // once they return.
   mutable std::mutex read_mu_;
-  std::vector<bool> paused_;  // guarded by read_mu_; by index in streams_
-  std::vector<bool> reseek_;  // guarded by read_mu_: purged, the reader must follow the cursor
-  // Used by the sink's thread only (readers_ also under read_mu_, for purge and pause):
-  std::vector<std::unique_ptr<store::StreamReader>> readers_;
+  std::vector<std::string> streams_;
+  std::deque<PerStream> per_stream_;
   size_t next_stream_ = 0;
   uint64_t read_samples_ = 0;
-  std::vector<uint64_t> read_by_stream_;  // read, not yet committed, per stream
 
-  std::unique_ptr<std::atomic<uint64_t>[]> delivered_by_stream_;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> restarts_{0};
 };
@@ -451,8 +607,8 @@ Result<std::unique_ptr<Runtime::Slot>> Runtime::make_source_slot(const SourceCon
   if (!ensured.ok()) {
     return ensured.with_context("cannot create the store stream of source '" + source.name + "'");
   }
-  auto slot = std::make_unique<Slot>(*store_, *series_, last_values_.stream(source.name),
-                                     *options_.clock, source);
+  auto slot = std::make_unique<Slot>(*this, last_values_.stream(source.name), source,
+                                     session_streams(source.name));
   slot->set_mode(source.enabled ? Mode::kIdle : Mode::kDisabled);
   Result<std::unique_ptr<Source>> built = source.settings->create(source.name);
   if (built.ok()) {
@@ -468,18 +624,16 @@ Result<std::unique_ptr<Runtime::Slot>> Runtime::make_source_slot(const SourceCon
 Result<std::unique_ptr<Runtime::SinkSlot>> Runtime::make_sink_slot(const SinkConfig& sink) {
   std::vector<std::string> streams;
   std::string missing;
-  if (sink.sources.empty()) {
-    streams = source_names();
-  } else {
-    // A source named here may have been removed through the API since the config file was
-    // written: its stream (and what is left in it) is still read if it exists.
-    for (const std::string& name : sink.sources) {
-      if (store_->has_stream(name)) {
-        streams.push_back(name);
-      } else {
-        missing += (missing.empty() ? "'" : ", '") + name + "'";
-      }
+  const std::vector<std::string> taken = sink.sources.empty() ? source_names() : sink.sources;
+  // A source named here may have been removed through the API since the config file was
+  // written: its stream (and what is left in it) is still read if it exists.
+  for (const std::string& name : taken) {
+    if (!store_->has_stream(name)) {
+      missing += (missing.empty() ? "'" : ", '") + name + "'";
+      continue;
     }
+    streams.push_back(name);
+    for (std::string& session : session_streams(name)) streams.push_back(std::move(session));
   }
   // The cursors exist before any source runs, so nothing is deleted before the sink saw it.
   for (const std::string& stream : streams) {
@@ -489,17 +643,17 @@ Result<std::unique_ptr<Runtime::SinkSlot>> Runtime::make_sink_slot(const SinkCon
                                 stream + "'");
     }
   }
-  auto slot =
-      std::make_unique<SinkSlot>(*store_, *series_, *options_.clock, sink, std::move(streams));
+  auto slot = std::make_unique<SinkSlot>(*store_, *series_, *options_.clock, instance_, sink,
+                                         streams);
   slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
   // Sessions paused through the API stay paused (a pause of a stream it no longer reads is kept
   // for when it reads it again).
   SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> paused, series_->db().paused_streams(sink.name));
-  for (size_t i = 0; i < slot->streams().size(); ++i) {
-    if (std::find(paused.begin(), paused.end(), slot->streams()[i]) != paused.end()) {
+  for (size_t i = 0; i < streams.size(); ++i) {
+    if (std::find(paused.begin(), paused.end(), streams[i]) != paused.end()) {
       slot->set_paused(i, true);
       spdlog::info("sink '{}': the session of stream '{}' is paused", sink.name,
-                   slot->streams()[i]);
+                   streams[i]);
     }
   }
   Result<std::unique_ptr<Sink>> built =
@@ -525,8 +679,53 @@ std::vector<std::string> Runtime::source_names() const {
   return names;
 }
 
+std::vector<std::string> Runtime::session_streams(const std::string& service) const {
+  std::vector<std::string> out;
+  for (std::string& stream : store_->streams()) {
+    if (stream == service) continue;
+    Result<std::string> meta = store_->stream_meta(stream);
+    if (meta.ok() && stream_service(*meta) == service) out.push_back(std::move(stream));
+  }
+  return out;
+}
+
+Status Runtime::attach_stream(const std::string& service, const std::string& stream,
+                              const std::string& meta_json) {
+  SLUICE_RETURN_IF_ERROR(store_->ensure_stream(stream, meta_json));
+  // A sink replaced meanwhile (under services_mu_ exclusive) lists the store's streams when it
+  // is made, so it has this one already or gets it here once the swap is done.
+  std::shared_lock lock(services_mu_);
+  for (const auto& slot : sink_slots_) {
+    const std::vector<std::string>& taken = slot->config().sources;
+    if (!taken.empty() && std::find(taken.begin(), taken.end(), service) == taken.end()) continue;
+    Status added = store_->add_cursor(stream, slot->name(), store::StartAt::kEarliest);
+    if (!added.ok()) {
+      return added.with_context("cannot create the cursor of sink '" + slot->name() +
+                                "' on stream '" + stream + "'");
+    }
+    Result<std::vector<std::string>> paused = series_->db().paused_streams(slot->name());
+    const bool is_paused = paused.ok() && std::find(paused->begin(), paused->end(), stream) !=
+                                              paused->end();
+    slot->add_stream(stream, is_paused);
+    slot->wake();
+  }
+  spdlog::info("source '{}': new session stream '{}'", service, stream);
+  return Status::ok_status();
+}
+
+std::shared_ptr<SourceContext> Runtime::source_context(std::string_view name) {
+  std::shared_lock lock(services_mu_);
+  for (const auto& slot : slots_) {
+    if (slot->name() == name) return slot;
+  }
+  return nullptr;
+}
+
 Runtime::Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store)
-    : config_(std::move(config)), options_(options), store_(std::move(store)) {}
+    : config_(std::move(config)), options_(options), store_(std::move(store)) {
+  instance_.name = config_.instance.name;
+  instance_.data_dir = config_.store.dir;
+}
 
 Runtime::~Runtime() {
   Status s = stop();
@@ -1039,8 +1238,8 @@ Result<ServiceRow> Runtime::stored_row(ServiceKind kind, const std::string& name
   return *row;
 }
 
-template <typename SlotT, typename ConfigT>
-Status Runtime::replace_slot(std::vector<std::unique_ptr<SlotT>>& slots, size_t index,
+template <typename SlotT, typename ConfigT, typename Ptr>
+Status Runtime::replace_slot(std::vector<Ptr>& slots, size_t index,
                              const std::optional<ConfigT>& config) {
   SlotT& old = *slots[index];
   old.request_stop();
@@ -1075,11 +1274,11 @@ Status Runtime::replace_slot(std::vector<std::unique_ptr<SlotT>>& slots, size_t 
 }
 
 Status Runtime::replace_source(size_t index, const std::optional<SourceConfig>& config) {
-  return replace_slot(slots_, index, config);
+  return replace_slot<Slot>(slots_, index, config);
 }
 
 Status Runtime::replace_sink(size_t index, const std::optional<SinkConfig>& config) {
-  return replace_slot(sink_slots_, index, config);
+  return replace_slot<SinkSlot>(sink_slots_, index, config);
 }
 
 Status Runtime::set_enabled(std::string_view name, bool enabled) {
@@ -1247,7 +1446,7 @@ Status Runtime::remove_service(std::string_view name) {
   SLUICE_RETURN_IF_ERROR(series_->db().put_service(row));
   spdlog::info("{} '{}' removed through the API", service_kind_name(kind), name);
   if (kind == ServiceKind::kSource) return replace_source(index, std::nullopt);
-  const std::vector<std::string> streams = sink_slots_[index]->streams();
+  const std::vector<std::string> streams = sink_slots_[index]->stream_names();
   SLUICE_RETURN_IF_ERROR(replace_sink(index, std::nullopt));
   SLUICE_RETURN_IF_ERROR(series_->db().erase_session_pauses(name));
   // Its cursors would keep the store from freeing what it held for the sink.
@@ -1273,7 +1472,7 @@ Result<std::pair<Runtime::SinkSlot*, size_t>> Runtime::find_session(std::string_
                                                                     std::string_view sink) const {
   for (const auto& slot : sink_slots_) {
     if (slot->name() != sink) continue;
-    const std::vector<std::string>& streams = slot->streams();
+    const std::vector<std::string> streams = slot->stream_names();
     for (size_t i = 0; i < streams.size(); ++i) {
       if (streams[i] == stream) return std::make_pair(slot.get(), i);
     }
@@ -1295,7 +1494,7 @@ std::vector<SessionStatus> Runtime::sessions() const {
   std::vector<SessionStatus> out;
   for (const auto& slot : sink_slots_) {
     const auto [sink_mode, sink_health] = slot->mode_and_health();
-    const std::vector<std::string>& streams = slot->streams();
+    const std::vector<std::string> streams = slot->stream_names();
     for (size_t i = 0; i < streams.size(); ++i) {
       SessionStatus s;
       s.stream = streams[i];
@@ -1310,6 +1509,10 @@ std::vector<SessionStatus> Runtime::sessions() const {
       s.series = last_values_.series_count(s.stream);
       Result<std::string> meta = store_->stream_meta(s.stream);
       s.stream_meta = meta.ok() ? *meta : "{}";
+      if (std::optional<Sink::OutputState> output = slot->output_state(s.stream)) {
+        s.output_state = std::move(output->state);
+        s.output_reason = std::move(output->reason);
+      }
       Result<store::StreamStats> st = store_->stream_stats(s.stream);
       if (st.ok()) {
         s.created_ns = st->created_ns;
@@ -1319,7 +1522,7 @@ std::vector<SessionStatus> Runtime::sessions() const {
         s.cursor = cur != st->cursors.end() ? cur->second.next_seq : st->readable_end;
         s.backlog = s.readable_end > s.cursor ? s.readable_end - s.cursor : 0;
       }
-      if (auto src = sources.find(s.stream); src != sources.end()) {
+      if (auto src = sources.find(stream_service(s.stream_meta)); src != sources.end()) {
         const SourceStatus source = src->second->status();
         s.source = source.name;
         s.source_type = source.type;

@@ -26,7 +26,8 @@
 //
 // Thread safety: open(), start() and stop() are called by one controlling thread; sources(),
 // sinks(), status_line(), trigger_sink(), the changes at run time, the sessions (sessions(),
-// pause_session(), purge_session()), last_values() and store() may be called from any thread
+// pause_session(), purge_session()), last_values(), live_tap() and store() may be called from
+// any thread
 // while the runtime runs (the changes are serialized with start() and stop()).
 #pragma once
 
@@ -47,6 +48,7 @@
 #include "io/env.h"
 #include "runtime/config.h"
 #include "runtime/last_values.h"
+#include "runtime/live_tap.h"
 #include "runtime/series_registry.h"
 #include "runtime/service.h"
 #include "runtime/sink.h"
@@ -69,7 +71,14 @@ struct RuntimeOptions {
   // added through the API). Must outlive the runtime. Null: changes at run time are refused, and
   // services changed through the API earlier run from the config file's table (an error says so).
   const SourceTypes* types = nullptr;
+  // Checks the tokens of outside writers (forward link senders, the write API); null: none.
+  // Must outlive the runtime.
+  const TokenVerifier* tokens = nullptr;
 };
+
+// The service that writes a stream, from the stream's meta JSON: "service" (a session stream of
+// a source that takes many sessions) or else "source" (a source's own stream); "" if neither.
+std::string stream_service(std::string_view meta_json);
 
 // One source as the status screen shows it.
 struct SourceStatus {
@@ -82,6 +91,7 @@ struct SourceStatus {
   uint64_t dropped_samples = 0;   // refused by a full store under drop_newest
   uint64_t failed_ingests = 0;    // appends that returned an error (store full under block, I/O)
   uint64_t filtered_samples = 0;  // dropped by the source's filters (include / exclude)
+  SinkDetails details;            // the source's own (Service::details()), e.g. the link's
 };
 
 // One sink as the status screen shows it.
@@ -104,6 +114,10 @@ struct SinkStatus {
 struct SessionStatus {
   std::string stream;
   std::string stream_meta;  // the stream's meta JSON ({"source", "type"}; "hops" when forwarded)
+  // The sink's own view of the session's output ("closed", "hold", "throttled", "open") and why;
+  // empty when the sink has none (then the API judges from the sink's mode and health).
+  std::string output_state;
+  std::string output_reason;
   int64_t created_ns = 0;   // when the stream was created
   // The source that writes the stream, if one is configured now ("" otherwise), and its state.
   std::string source;
@@ -198,6 +212,17 @@ class Runtime {
   Result<store::PurgeReport> purge_session(std::string_view stream, std::string_view sink);
   // The newest sample of every series per stream, updated as sources ingest.
   const LastValues& last_values() const { return last_values_; }
+  // Every batch ingested and kept, as it arrives, for whoever subscribes (the WebSocket
+  // /api/v1/live, the rules); see live_tap.h.
+  LiveTap& live_tap() { return live_tap_; }
+
+  // Who this Sluice is ([instance] name, the store's directory).
+  const InstanceInfo& instance() const { return instance_; }
+  // The source of that name, if it runs, for the write API: the HTTP endpoint hands its batches
+  // to the source that owns the session streams (the forward link's receiver).
+  // A source replaced or removed meanwhile refuses the data (not running); the caller answers
+  // with an error and the writer retries. Null if there is no such source.
+  std::shared_ptr<SourceContext> source_context(std::string_view name);
 
   store::Store& store() { return *store_; }
   SeriesRegistry& series() { return *series_; }
@@ -230,10 +255,16 @@ class Runtime {
   Status replace_source(size_t index, const std::optional<SourceConfig>& config);
   Status replace_sink(size_t index, const std::optional<SinkConfig>& config);
   // What the two above share.
-  template <typename SlotT, typename ConfigT>
-  Status replace_slot(std::vector<std::unique_ptr<SlotT>>& slots, size_t index,
+  template <typename SlotT, typename ConfigT, typename Ptr>
+  Status replace_slot(std::vector<Ptr>& slots, size_t index,
                       const std::optional<ConfigT>& config);
   std::vector<std::string> source_names() const;
+  // The session streams in the store that belong to the service (meta "service").
+  std::vector<std::string> session_streams(const std::string& service) const;
+  // Creates a session stream of source `service` and has every sink that takes that source's
+  // data read it (cursor first). Called by Slot::open_stream.
+  Status attach_stream(const std::string& service, const std::string& stream,
+                       const std::string& meta_json);
   // The sink slot of that name and the index of `stream` among its streams (services_mu_ or
   // control_mu_ held).
   Result<std::pair<SinkSlot*, size_t>> find_session(std::string_view stream,
@@ -249,13 +280,15 @@ class Runtime {
 
   Config config_;
   RuntimeOptions options_;
+  InstanceInfo instance_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<SeriesRegistry> series_;
   LastValues last_values_;
+  LiveTap live_tap_;  // declared before the slots, which publish to it
   // The vectors change only with control_mu_ and services_mu_ (exclusive) held; readers from
   // other threads hold services_mu_ shared, the controlling thread holds control_mu_.
   mutable std::shared_mutex services_mu_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::shared_ptr<Slot>> slots_;  // shared: source_context() may outlive a swap
   std::vector<std::unique_ptr<SinkSlot>> sink_slots_;
   bool persist_ = false;  // the services table is in use (set by open)
 

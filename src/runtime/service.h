@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -34,6 +35,39 @@ struct Health {
   HealthState state = HealthState::kNotApplicable;
   std::string reason;  // empty when healthy; otherwise what is wrong and what to do
 };
+
+// Who this Sluice is, as services need it: the instance name ([instance] name; in session ids
+// and hops) and the directory of its data (the store's), where a service keeps files of its own
+// (the forward link's generated TLS certificate).
+struct InstanceInfo {
+  std::string name;
+  std::string data_dir;
+};
+
+// Checks an API token presented by an outside writer (a sender on the forward link, a custom
+// collector on the write API). Implemented by the users and tokens of the API (auth/); the
+// runtime only passes it on. Thread-safe.
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  // The name of the token's user if the token is valid, unexpired and its role may write data;
+  // otherwise an error that says which (kNotFound: unknown or expired; kFailedPrecondition: the
+  // role may not write).
+  virtual Result<std::string> verify_writer(std::string_view token) const = 0;
+};
+
+// One line of a service's detail page (the data platforms' connector page: "files pending 1,
+// uploaded 42, last error ..."): a stable snake_case name and its value as text. Counters are
+// decimal integers, times ISO-8601 UTC, and an empty value means "none yet". The runtime copies
+// them into SourceStatus and SinkStatus so that the status line and the REST API show any
+// service's details without knowing its type.
+struct SinkDetail {
+  std::string name;
+  std::string value;
+
+  bool operator==(const SinkDetail&) const = default;
+};
+using SinkDetails = std::vector<SinkDetail>;
 
 // Parameters of a control operation (FogLAMP: name and key/value string parameters).
 using OperationParams = std::map<std::string, std::string>;
@@ -70,6 +104,53 @@ class SourceContext {
     return Status::ok_status();
   }
 
+  // ---- Session streams -----------------------------------------------------------------
+  // A source that takes data for many sessions (the forward link's receiver, the write API)
+  // gives each session a store stream of its own besides the one named after the source.
+  // open_stream() creates it with `meta_json` if it is new (an existing stream keeps its meta)
+  // and has every sink that takes this source's data read it from then on. ingest_to() appends
+  // to such a stream: with `first_seq` the samples keep the sequences the sender gave them
+  // (forwarded data: a resend of what is already here is recognised and not stored again, the
+  // outcome kDuplicate), without it they get the next ones. The filter chain is not applied
+  // (the data was filtered where it entered Sluice). The defaults refuse: a context without
+  // sessions.
+  virtual Status open_stream(std::string_view stream, std::string_view meta_json) {
+    (void)stream;
+    (void)meta_json;
+    return failed_precondition("this source has no session streams");
+  }
+  virtual Result<store::AppendResult> ingest_to(std::string_view stream,
+                                                std::optional<uint64_t> first_seq, Batch&& batch,
+                                                store::AppendOptions options) {
+    (void)stream;
+    (void)first_seq;
+    (void)batch;
+    (void)options;
+    return failed_precondition("this source has no session streams");
+  }
+  // wait_durable() for a session stream.
+  virtual uint64_t wait_durable_in(std::string_view stream, uint64_t end_seq,
+                                   std::chrono::milliseconds timeout) {
+    (void)stream;
+    (void)end_seq;
+    (void)timeout;
+    return 0;
+  }
+  // The next sequence the session stream would give (its samples so far, with gaps), or an
+  // error if this source has no such stream.
+  virtual Result<uint64_t> next_seq(std::string_view stream) const {
+    (void)stream;
+    return failed_precondition("this source has no session streams");
+  }
+
+  // Who this Sluice is, and the checker of outside writers' tokens (null: none configured, so
+  // only client certificates can admit a writer).
+  virtual const InstanceInfo& instance_info() const {
+    static const InstanceInfo none;
+    return none;
+  }
+  virtual const TokenVerifier* tokens() const { return nullptr; }
+
   // Time as the source must see it (a ManualClock in tests).
   virtual Clock& clock() = 0;
 
@@ -104,6 +185,10 @@ class Service {
 
   // The service's own view of its health; thread-safe.
   virtual Health health() const;
+
+  // The service's own counters and last events, in the order a person should read them. Called
+  // from any thread, while start() runs or not; must not block. Default: none.
+  virtual SinkDetails details() const { return {}; }
 
  protected:
   void set_health(HealthState state, std::string reason = {});

@@ -50,6 +50,28 @@ class SinkContext {
     return std::nullopt;
   }
 
+  // The streams the sink takes data from (it may grow while it runs: a new forwarded session),
+  // with each stream's meta JSON and creation time, in the sink's read order.
+  struct StreamInfo {
+    std::string stream;
+    std::string meta_json;
+    int64_t created_ns = 0;
+    uint64_t backlog = 0;  // readable, not yet committed
+  };
+  virtual std::vector<StreamInfo> streams() const { return {}; }
+  // Holds a stream back: read() skips it until released (the forward link's "hold": a later
+  // session of a source waits until the earlier one is delivered). Unlike an operator's pause it
+  // is not kept anywhere; a new sink instance starts with nothing held.
+  virtual void set_held(std::string_view stream, bool held) {
+    (void)stream;
+    (void)held;
+  }
+  // Who this Sluice is (see InstanceInfo).
+  virtual const InstanceInfo& instance_info() const {
+    static const InstanceInfo none;
+    return none;
+  }
+
   virtual Clock& clock() = 0;
   virtual bool stopping() const = 0;
   // Waits until clock().monotonic() >= monotonic_ns, a stop, or wake(); false if stopping.
@@ -58,18 +80,6 @@ class SinkContext {
   virtual void wake() = 0;
 };
 
-// One line of a sink's detail page (the data platforms' connector page: "files pending 1,
-// uploaded 42, last error ..."): a stable snake_case name and its value as text. Counters are
-// decimal integers, times ISO-8601 UTC, and an empty value means "none yet". The runtime copies
-// them into SinkStatus so that the status line and the REST API show any sink's details without
-// knowing its type.
-struct SinkDetail {
-  std::string name;
-  std::string value;
-
-  bool operator==(const SinkDetail&) const = default;
-};
-using SinkDetails = std::vector<SinkDetail>;
 
 // A north service. Created from its config by its SinkType (runtime/source_types.h) and run by
 // the Runtime on a thread of its own.
@@ -82,9 +92,19 @@ class Sink : public Service {
   // runtime logs, shows as CRITICAL and answers by starting a new instance after a back-off.
   virtual Status start(SinkContext& ctx) = 0;
 
-  // The sink's own counters and last events, in the order a person should read them. Called from
-  // any thread, while start() runs or not; must not block on delivery. Default: none.
-  virtual SinkDetails details() const { return {}; }
+
+  // The output state of the session on `stream` as the sink sees it, for the status screen:
+  // "closed" (no connection), "hold" (waiting for an earlier session), "throttled" (the
+  // destination answers with an error; the sink backs off), "open", with a reason; nullopt
+  // (the default) lets the runtime judge from the sink's mode and health. Any thread.
+  struct OutputState {
+    std::string state;
+    std::string reason;
+  };
+  virtual std::optional<OutputState> output_state(std::string_view stream) const {
+    (void)stream;
+    return std::nullopt;
+  }
 
   // An operator's "deliver now" (the files sink's manual upload). Default: not supported.
   virtual Status trigger() {
