@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "api/bodies.h"
 #include "api/query_params.h"
 #include "core/clock.h"
 
@@ -217,18 +218,10 @@ class ServiceRoutes {
 
   // PUT .../mode with {"mode": "RUNNING" | "DISABLED"}.
   HttpResponse set_mode(const HttpRequest& r, const std::string& name) {
-    const json body = json::parse(r.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      return error_response(400, "the body must be a JSON object {\"mode\": \"RUNNING\"}", "body");
-    }
-    for (const auto& [key, value] : body.items()) {
-      if (key != "mode") return error_response(400, "unknown field '" + key + "'", key);
-    }
-    const auto it = body.find("mode");
-    if (it == body.end() || !it->is_string() || (*it != "RUNNING" && *it != "DISABLED")) {
-      return error_response(400, "'mode' must be \"RUNNING\" or \"DISABLED\"", "mode");
-    }
-    return set_enabled(name, *it == "RUNNING");
+    ModeBody body;
+    ParamError bad;
+    if (!parse_mode_body(r.body, &body, &bad)) return error_response(400, bad.message, bad.field);
+    return set_enabled(name, body.running);
   }
 
  private:

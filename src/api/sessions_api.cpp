@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/bodies.h"
 #include "api/query_params.h"
 #include "sluice/version.h"
 
@@ -24,8 +25,6 @@ using runtime::SessionStatus;
 
 // Rates are computed over at least this long (see sessions_api.h).
 constexpr int64_t kMinRateWindowNs = 1'000'000'000;
-// At most this many sessions in one purge request.
-constexpr size_t kMaxPurgeSessions = 10'000;
 
 int64_t monotonic_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -247,67 +246,21 @@ class SessionRoutes {
   }
 
   HttpResponse purge(const HttpRequest& request) {
-    const json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object()) {
-      return error_response(400,
-                            "the body must be a JSON object such as "
-                            "{\"sessions\": [{\"stream\": \"sim\", \"sink\": \"lake\"}]}",
-                            "body");
-    }
-    if (!body.contains("sessions")) {
-      return error_response(400, "missing 'sessions': a list of {\"stream\", \"sink\"} objects",
-                            "sessions");
-    }
-    const json& list = body["sessions"];
-    if (!list.is_array() || list.empty()) {
-      return error_response(400, "'sessions' must be a non-empty list of {\"stream\", \"sink\"}",
-                            "sessions");
-    }
-    if (list.size() > kMaxPurgeSessions) {
-      return error_response(400,
-                            fmt::format("'sessions' has {} entries; at most {} per request",
-                                        list.size(), kMaxPurgeSessions),
-                            "sessions");
-    }
-    for (auto it = body.begin(); it != body.end(); ++it) {
-      if (it.key() != "sessions") {
-        return error_response(400, fmt::format("unknown field '{}'", it.key()), it.key());
-      }
-    }
-    std::vector<std::pair<std::string, std::string>> targets;
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string at = fmt::format("sessions[{}]", i);
-      if (!list[i].is_object()) {
-        return error_response(400, at + " must be an object {\"stream\", \"sink\"}", at);
-      }
-      std::string names[2];
-      const char* keys[2] = {"stream", "sink"};
-      for (int k = 0; k < 2; ++k) {
-        const std::string field = at + "." + keys[k];
-        if (!list[i].contains(keys[k]) || !list[i][keys[k]].is_string() ||
-            list[i][keys[k]].get<std::string>().empty()) {
-          return error_response(400, fmt::format("{} must be a non-empty string", field), field);
-        }
-        names[k] = list[i][keys[k]].get<std::string>();
-      }
-      for (auto f = list[i].begin(); f != list[i].end(); ++f) {
-        if (f.key() != "stream" && f.key() != "sink") {
-          return error_response(400, fmt::format("{}: unknown field '{}'", at, f.key()),
-                                at + "." + f.key());
-        }
-      }
-      targets.emplace_back(names[0], names[1]);
+    PurgeBody body;
+    ParamError bad;
+    if (!parse_purge_body(request.body, &body, &bad)) {
+      return error_response(400, bad.message, bad.field);
     }
     // Every session must exist before anything is moved.
     const std::vector<SessionStatus> sessions = rt_.sessions();
-    for (const auto& [stream, sink] : targets) {
+    for (const auto& [stream, sink] : body.sessions) {
       bool found = false;
       for (const SessionStatus& s : sessions)
         found = found || (s.stream == stream && s.sink == sink);
       if (!found) return no_session(rt_, stream, sink);
     }
     json purged = json::array();
-    for (const auto& [stream, sink] : targets) {
+    for (const auto& [stream, sink] : body.sessions) {
       Result<store::PurgeReport> report = rt_.purge_session(stream, sink);
       if (!report.ok()) {
         std::string done;

@@ -42,6 +42,10 @@ TEST(FuzzCorpusTest, ApiParameterCorpusReplaysCleanly) {
   EXPECT_GT(replay("api", fuzz::api_params), 0u);
 }
 
+TEST(FuzzCorpusTest, ApiBodyCorpusReplaysCleanly) {
+  EXPECT_GT(replay("api_bodies", fuzz::api_bodies), 0u);
+}
+
 TEST(FuzzCorpusTest, MqttPacketCorpusReplaysCleanly) {
   EXPECT_GT(replay("mqtt", fuzz::mqtt_packets), 0u);
 }
