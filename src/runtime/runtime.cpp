@@ -146,7 +146,11 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
         store_(*runtime.store_),
         series_(*runtime.series_),
         last_values_(last_values),
-        session_streams_(session_streams.begin(), session_streams.end()) {
+        session_streams_() {
+    for (const std::string& stream : session_streams) {
+      Result<std::string> meta = store_.stream_meta(stream);
+      session_streams_.emplace(stream, session_input(meta.ok() ? *meta : "{}"));
+    }
     if (config_.filters) filters_ = config_.filters->make();
   }
 
@@ -218,7 +222,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     meta["service"] = config_.name;
     SLUICE_RETURN_IF_ERROR(runtime_.attach_stream(config_.name, std::string(stream), meta.dump()));
     std::lock_guard lock(sessions_mu_);
-    session_streams_.emplace(stream);
+    session_streams_.emplace(stream, session_input(meta.dump()));
     return Status::ok_status();
   }
   Result<store::AppendResult> ingest_to(std::string_view stream, std::optional<uint64_t> first_seq,
@@ -230,10 +234,13 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     }
     {
       std::lock_guard sessions_lock(sessions_mu_);
-      if (!session_streams_.contains(stream)) {
+      auto it = session_streams_.find(stream);
+      if (it == session_streams_.end()) {
         return failed_precondition(fmt::format(
             "source '{}' has no session stream '{}' (open_stream first)", config_.name, stream));
       }
+      it->second.last_input_ns = clock_.now();
+      it->second.closed = false;
     }
     const size_t n = batch.size();
     if (n == 0) return store::AppendResult{};
@@ -270,6 +277,49 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     return st.next_seq;
   }
   const InstanceInfo& instance_info() const override { return runtime_.instance_; }
+
+  // Closes the session streams whose input was idle past their inactive timeout; a closed
+  // session whose settings say "write NoData on close" gets one Bad_NoData sample per series,
+  // just after that series' last sample, marking where logging stopped. Its next input opens it
+  // again. Called by the runtime's housekeeping, about once a second.
+  void close_idle_sessions() {
+    const int64_t now = clock_.now();
+    std::vector<std::string> to_mark;
+    {
+      std::lock_guard lock(sessions_mu_);
+      for (auto& [stream, in] : session_streams_) {
+        if (in.closed || in.inactive_timeout_ns == 0 || in.last_input_ns == 0) continue;
+        if (now - in.last_input_ns < in.inactive_timeout_ns) continue;
+        in.closed = true;
+        spdlog::info("source '{}': session stream '{}' closed after {} ms without input",
+                     config_.name, stream, in.inactive_timeout_ns / 1'000'000);
+        if (in.write_nodata) to_mark.push_back(stream);
+      }
+    }
+    for (const std::string& stream : to_mark) {
+      Batch marks;
+      for (const LastValue& v : runtime_.last_values_.of_stream(stream)) {
+        if (v.quality == quality::kBadNoData) continue;  // marked already
+        marks.samples.push_back(Sample{v.series, v.ts + 1, 0.0, quality::kBadNoData});
+      }
+      if (marks.empty()) continue;
+      Result<store::AppendResult> r = store_.append(stream, marks, {.wait_durable = false});
+      if (!r.ok()) {
+        spdlog::warn("source '{}': cannot write NoData to closed session '{}': {}", config_.name,
+                     stream, r.status().message());
+        continue;
+      }
+      runtime_.last_values_.stream(stream).update(marks);
+    }
+  }
+  // When the session stream last had input (wall clock, 0: not since start) and whether it is
+  // closed by inactivity; nullopt if it is not one of this source's session streams.
+  std::optional<std::pair<int64_t, bool>> session_input_state(std::string_view stream) const {
+    std::lock_guard lock(sessions_mu_);
+    auto it = session_streams_.find(stream);
+    if (it == session_streams_.end()) return std::nullopt;
+    return std::make_pair(it->second.last_input_ns, it->second.closed);
+  }
   const TokenVerifier* tokens() const override { return runtime_.options_.tokens; }
 
   Clock& clock() override { return clock_; }
@@ -306,8 +356,31 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
   store::Store& store_;
   SeriesRegistry& series_;
   LastValues::Stream& last_values_;
+  // What the slot knows of the input of each of its session streams.
+  struct SessionInput {
+    int64_t inactive_timeout_ns = 0;  // from the session's settings; 0: never closes
+    bool write_nodata = false;        // write NoData on close (only where the session began)
+    int64_t last_input_ns = 0;        // wall clock of the last ingest_to (0: none since start)
+    bool closed = false;              // closed by inactivity since the last input
+  };
+  SessionInput session_input(std::string_view meta_json) const {
+    SessionInput in;
+    const nlohmann::json meta = nlohmann::json::parse(meta_json, nullptr, false);
+    if (!meta.is_object() || !meta.contains("session") || !meta["session"].is_object()) return in;
+    const nlohmann::json& session = meta["session"];
+    const nlohmann::json settings = session.value("settings", nlohmann::json::object());
+    if (!settings.is_object()) return in;
+    const int64_t ms = settings.value("inactive_timeout_ms", int64_t{0});
+    in.inactive_timeout_ns = ms > 0 ? ms * 1'000'000 : 0;
+    // A forwarded session keeps the sender's sequences: only the instance where it began (its
+    // collector) may add samples to it.
+    in.write_nodata = settings.value("write_nodata_on_close", false) &&
+                      session.value("collector", "") == runtime_.instance_.name;
+    return in;
+  }
+
   mutable std::mutex sessions_mu_;
-  std::set<std::string, std::less<>> session_streams_;  // guarded by sessions_mu_
+  std::map<std::string, SessionInput, std::less<>> session_streams_;  // guarded by sessions_mu_
 
   std::shared_mutex accept_mu_;
   bool accepting_ = false;  // guarded by accept_mu_
@@ -742,9 +815,7 @@ Status Runtime::start() {
   }
   for (auto& slot : slots_) start_source(*slot);
   for (auto& slot : sink_slots_) start_sink(*slot);
-  if (config_.log.status_interval.count() > 0) {
-    status_thread_ = std::jthread([this](const std::stop_token& stop) { run_status_logger(stop); });
-  }
+  status_thread_ = std::jthread([this](const std::stop_token& stop) { run_status_logger(stop); });
   return Status::ok_status();
 }
 
@@ -870,13 +941,25 @@ Status Runtime::trigger_sink(std::string_view name) {
 }
 
 void Runtime::run_status_logger(const std::stop_token& stop) {
+  // Housekeeping every second (sessions idle past their timeout close); the status line every
+  // status_interval (0: never).
   const auto interval = config_.log.status_interval;
+  const int64_t every = std::chrono::duration_cast<std::chrono::nanoseconds>(interval).count();
+  int64_t next_status = options_.clock->monotonic() + every;
   std::unique_lock lock(status_wait_mu_);
   while (!stop.stop_requested()) {
-    status_wait_.wait_for(lock, stop, interval, [] { return false; });
+    status_wait_.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
     if (stop.stop_requested()) break;
     lock.unlock();
-    spdlog::info("{}", status_line());
+    {
+      std::shared_lock services_lock(services_mu_);
+      for (const auto& slot : slots_) slot->close_idle_sessions();
+    }
+    if (every > 0 && options_.clock->monotonic() >= next_status) {
+      next_status += every;
+      if (next_status < options_.clock->monotonic()) next_status = options_.clock->monotonic() + every;
+      spdlog::info("{}", status_line());
+    }
     lock.lock();
   }
 }
@@ -1528,6 +1611,10 @@ std::vector<SessionStatus> Runtime::sessions() const {
         s.source_type = source.type;
         s.source_mode = source.mode;
         s.source_health = source.health;
+        if (auto input = src->second->session_input_state(s.stream)) {
+          s.last_input_ns = input->first;
+          s.input_closed = input->second;
+        }
       }
       out.push_back(std::move(s));
     }

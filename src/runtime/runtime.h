@@ -118,6 +118,10 @@ struct SessionStatus {
   // empty when the sink has none (then the API judges from the sink's mode and health).
   std::string output_state;
   std::string output_reason;
+  // A session stream's input (forwarded or written): when data last came (wall clock ns; 0 if
+  // not since start), and whether it closed after its inactive timeout.
+  int64_t last_input_ns = 0;
+  bool input_closed = false;
   int64_t created_ns = 0;   // when the stream was created
   // The source that writes the stream, if one is configured now ("" otherwise), and its state.
   std::string source;
