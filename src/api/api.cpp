@@ -7,9 +7,11 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/openapi.h"
 #include "api/query_params.h"
 #include "api/series_api.h"
+#include "api/write_api.h"
 #include "api/services_api.h"
 #include "api/sessions_api.h"
 #include "api/static_files.h"
@@ -81,6 +83,7 @@ Api::Api(runtime::Runtime& runtime, ApiOptions options) : runtime_(runtime), opt
               [this](const HttpRequest&, const PathParams& p) { return upload(p.at("name")); });
   register_session_routes(router_, runtime_);
   register_series_routes(router_, runtime_);
+  register_write_routes(router_, runtime_);
   register_static_routes(router_, default_web_dir());  // the web UI at /, after every route
 }
 
@@ -171,37 +174,95 @@ HttpResponse Api::handle(const HttpRequest& request) const {
 namespace {
 
 constexpr size_t kMaxLiveSeries = 100;
+// At most this many samples in one message: as many as a subscription's queue holds, so that
+// one message per poll carries everything queued since the previous one.
+constexpr size_t kMaxLiveMessageSamples = runtime::LiveTap::kDefaultCapacity;
 
-// The newest samples of chosen series, from the runtime's last-value cache, sent when they
-// change.
+// Every sample of the chosen series as it is ingested, from the runtime's live tap. The first
+// message also holds the newest sample of each chosen series known when the feed opened (from
+// the last-value cache), so that a chart has a point at once. A message says how many samples
+// were dropped since the previous one when the client's queue overflowed.
 class LiveFeed final : public WebSocketFeed {
  public:
-  LiveFeed(const runtime::Runtime& runtime, std::vector<std::string> series)
-      : runtime_(runtime), series_(std::move(series)) {}
+  LiveFeed(runtime::Runtime& runtime, const std::vector<std::string>& series) {
+    runtime::LiveFilter filter;
+    filter.series.insert(series.begin(), series.end());
+    // Subscribed before the last values are read, so that no sample falls between the two;
+    // samples ingested meanwhile may be in both (see skip_sent_from_cache()).
+    sub_ = runtime.live_tap().subscribe(std::move(filter), kMaxLiveMessageSamples);
+    for (const runtime::LastValue& v : runtime.last_values().all()) {
+      if (!sub_->filter().matches(v.series)) continue;
+      initial_.emplace(key(v.stream, v.series),
+                       runtime::LiveSample{v.stream, Sample{v.series, v.ts, v.value, v.quality}});
+    }
+  }
 
   std::vector<std::string> poll() override {
+    std::vector<runtime::LiveSample> drained;
+    sub_->drain(drained, kMaxLiveMessageSamples);
     json samples = json::array();
-    const std::vector<runtime::LastValue> all = runtime_.last_values().all();
-    for (const runtime::LastValue& v : all) {
-      if (std::find(series_.begin(), series_.end(), v.series) == series_.end()) continue;
-      Timestamp& sent = sent_[v.stream + "\n" + v.series];
-      if (v.ts <= sent) continue;
-      sent = v.ts;
-      samples.push_back({{"series", v.series},
-                         {"stream", v.stream},
-                         {"ts", iso8601_ms(v.ts)},
-                         {"ts_ms", v.ts / 1'000'000},
-                         {"value", value_json(v.value)},
-                         {"quality", v.quality}});
+    if (first_) {
+      first_ = false;
+      for (const auto& [k, s] : initial_) samples.push_back(sample_json(s));
+      skip_sent_from_cache(drained);
+      initial_.clear();
     }
-    if (samples.empty()) return {};
-    return {dump({{"samples", samples}})};
+    for (const runtime::LiveSample& s : drained) samples.push_back(sample_json(s));
+    json message = {{"samples", std::move(samples)}};
+    const uint64_t dropped = sub_->dropped();
+    if (dropped > reported_dropped_) {
+      message["dropped"] = dropped - reported_dropped_;
+      reported_dropped_ = dropped;
+    }
+    if (message["samples"].empty() && !message.contains("dropped")) return {};
+    return {dump(message)};
   }
 
  private:
-  const runtime::Runtime& runtime_;
-  const std::vector<std::string> series_;
-  std::map<std::string, Timestamp> sent_;  // the server calls poll() from one strand
+  static std::string key(std::string_view stream, std::string_view series) {
+    std::string k(stream);
+    k += '\n';
+    k += series;
+    return k;
+  }
+  static json sample_json(const runtime::LiveSample& s) {
+    return {{"series", s.sample.series},           {"stream", s.stream},
+            {"ts", iso8601_ms(s.sample.ts)},       {"ts_ms", s.sample.ts / 1'000'000},
+            {"value", value_json(s.sample.value)}, {"quality", s.sample.quality}};
+  }
+  // A sample ingested between the subscription and the cache read is both in the first message
+  // (as the cache's newest) and queued, after the samples of its series ingested just before it.
+  // Drops, for each series sent from the cache, the queued samples up to and including the one
+  // identical to what was sent: the client already has the newest of them, and what follows
+  // stays in order. Everything ingested before the cache read is queued by the first poll.
+  void skip_sent_from_cache(std::vector<runtime::LiveSample>& drained) {
+    std::map<std::string, std::vector<size_t>> pending;  // by stream and series: drained indices
+    std::vector<bool> drop(drained.size(), false);
+    for (size_t i = 0; i < drained.size(); ++i) {
+      const std::string k = key(drained[i].stream, drained[i].sample.series);
+      auto it = initial_.find(k);
+      if (it == initial_.end()) continue;
+      std::vector<size_t>& before = pending[k];
+      before.push_back(i);
+      if (!identical(it->second.sample, drained[i].sample)) continue;
+      for (const size_t j : before) drop[j] = true;
+      pending.erase(k);
+      initial_.erase(it);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < drained.size(); ++i) {
+      if (drop[i]) continue;
+      if (kept != i) drained[kept] = std::move(drained[i]);
+      ++kept;
+    }
+    drained.resize(kept);
+  }
+
+  std::shared_ptr<runtime::LiveSubscription> sub_;
+  // The server calls poll() from one strand: the members below need no lock.
+  std::map<std::string, runtime::LiveSample> initial_;  // by stream and series, until sent
+  bool first_ = true;
+  uint64_t reported_dropped_ = 0;
 };
 
 }  // namespace
@@ -236,7 +297,7 @@ WebSocketOpen Api::open_websocket(const HttpRequest& request) const {
                                     fmt::format("'series' must name 1 to {} series", kMaxLiveSeries),
                                     "series")};
   }
-  return {std::make_shared<LiveFeed>(runtime_, std::move(series)), {}};
+  return {std::make_shared<LiveFeed>(runtime_, series), {}};
 }
 
 void Api::add_auth_routes() {
@@ -273,24 +334,6 @@ void Api::add_auth_routes() {
 
 namespace {
 
-// The JSON object of a request body, or the 400 that says what is wrong with it.
-Result<json> body_object(const HttpRequest& r) {
-  json j = json::parse(r.body, nullptr, false);
-  if (j.is_discarded()) return invalid_argument("the body is not valid JSON");
-  if (!j.is_object()) return invalid_argument("the body must be a JSON object");
-  return j;
-}
-
-// A string field of a body object; nullopt (with `error` set) if absent or not a string.
-std::optional<std::string> string_field(const json& j, const char* name, HttpResponse* error) {
-  auto it = j.find(name);
-  if (it == j.end() || !it->is_string()) {
-    *error = error_response(400, fmt::format("'{}' is required and must be a string", name), name);
-    return std::nullopt;
-  }
-  return it->get<std::string>();
-}
-
 int auth_status(const Status& st) {
   switch (st.code()) {
     case Code::kResourceExhausted: return 429;
@@ -317,20 +360,19 @@ std::string iso_time(int64_t ns) {
 }  // namespace
 
 HttpResponse Api::login(const HttpRequest& request) const {
-  Result<json> body = body_object(request);
-  if (!body.ok()) return error_response(400, body.status().message());
-  HttpResponse error;
-  const auto user = string_field(*body, "user", &error);
-  if (!user) return error;
-  const auto password = string_field(*body, "password", &error);
-  if (!password) return error;
+  LoginBody body;
+  ParamError bad;
+  if (!parse_login_body(request.body, &body, &bad)) {
+    return error_response(400, bad.message, bad.field);
+  }
+  const std::string& user = body.user;
   const std::string address = client_address(request);
-  Result<auth::IssuedToken> issued = options_.auth->login(*user, *password, address);
+  Result<auth::IssuedToken> issued = options_.auth->login(user, body.password, address);
   auth::AuditEntry entry;
-  entry.user = *user;
+  entry.user = user;
   entry.address = address;
   entry.action = "login";
-  entry.target = *user;
+  entry.target = user;
   if (!issued.ok()) {
     entry.outcome = auth::AuditOutcome::kDenied;
     (void)options_.auth->audit().record(entry);
@@ -345,7 +387,7 @@ HttpResponse Api::login(const HttpRequest& request) const {
   }
   (void)options_.auth->audit().record(entry);
   HttpResponse r = json_response(200, dump({{"token", issued->token},
-                                            {"user", *user},
+                                            {"user", user},
                                             {"expires", iso_time(issued->info.expires_ns)}}));
   r.headers.emplace_back("Set-Cookie",
                          "sluice_token=" + issued->token + "; HttpOnly; SameSite=Strict; Path=/");
@@ -384,18 +426,12 @@ HttpResponse Api::users() const {
 }
 
 HttpResponse Api::add_user(const HttpRequest& request) const {
-  Result<json> body = body_object(request);
-  if (!body.ok()) return error_response(400, body.status().message());
-  HttpResponse error;
-  const auto name = string_field(*body, "name", &error);
-  if (!name) return error;
-  const auto password = string_field(*body, "password", &error);
-  if (!password) return error;
-  const auto role_text = string_field(*body, "role", &error);
-  if (!role_text) return error;
-  const std::optional<auth::Role> role = auth::parse_role(*role_text);
-  if (!role) return error_response(400, "'role' must be admin, operator or viewer", "role");
-  Result<auth::User> user = options_.auth->users().create(*name, *password, *role);
+  NewUserBody body;
+  ParamError bad;
+  if (!parse_new_user_body(request.body, &body, &bad)) {
+    return error_response(400, bad.message, bad.field);
+  }
+  Result<auth::User> user = options_.auth->users().create(body.name, body.password, body.role);
   if (!user.ok()) return error_response(auth_status(user.status()), user.status().message());
   return json_response(201, dump({{"name", user->name}, {"role", auth::role_name(user->role)}}));
 }
@@ -407,28 +443,22 @@ HttpResponse Api::remove_user(const std::string& name) const {
 }
 
 HttpResponse Api::create_token(const HttpRequest& request) const {
-  Result<json> body = body_object(request);
-  if (!body.ok()) return error_response(400, body.status().message());
-  HttpResponse error;
-  const auto user = string_field(*body, "user", &error);
-  if (!user) return error;
-  const auto name = string_field(*body, "name", &error);
-  if (!name) return error;
+  NewTokenBody body;
+  ParamError bad;
+  if (!parse_new_token_body(request.body, &body, &bad)) {
+    return error_response(400, bad.message, bad.field);
+  }
   int64_t expires_ns = 0;
-  if (auto it = body->find("expires_in_days"); it != body->end()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 3650) {
-      return error_response(400, "'expires_in_days' must be a whole number from 1 to 3650",
-                            "expires_in_days");
-    }
-    expires_ns = SystemClock::instance().now() + it->get<int64_t>() * 86'400'000'000'000;
+  if (body.expires_in_days) {
+    expires_ns = SystemClock::instance().now() + *body.expires_in_days * 86'400'000'000'000;
   }
   Result<auth::IssuedToken> issued =
-      options_.auth->tokens().create(*user, auth::TokenKind::kApi, *name, expires_ns);
+      options_.auth->tokens().create(body.user, auth::TokenKind::kApi, body.name, expires_ns);
   if (!issued.ok()) return error_response(auth_status(issued.status()), issued.status().message());
   return json_response(201, dump({{"id", issued->info.id},
                                   {"token", issued->token},
-                                  {"user", *user},
-                                  {"name", *name},
+                                  {"user", body.user},
+                                  {"name", body.name},
                                   {"expires", iso_time(issued->info.expires_ns)}}));
 }
 

@@ -32,10 +32,12 @@ class Api {
   // 403 without the role; then the route. Every request other than GET by a logged-in user is
   // recorded in the audit log with its outcome.
   HttpResponse handle(const HttpRequest& request) const;
-  // A WebSocket upgrade: GET /api/v1/live?series=a,b,c (viewer) streams the newest samples of
-  // those series as they change, one JSON message per poll: {"samples": [{series, stream, ts,
-  // ts_ms, value, quality}]}. The token may also come as ?token= (browsers cannot set headers
-  // on a WebSocket).
+  // A WebSocket upgrade: GET /api/v1/live?series=a,b,c (viewer) streams every sample of those
+  // series as it is ingested (the runtime's live tap), in order, at most one JSON message per
+  // poll: {"samples": [{series, stream, ts, ts_ms, value, quality}]}, with "dropped": n when n
+  // samples were dropped since the previous message because the client fell behind (its queue
+  // holds 10,000). The first message starts with the newest known sample of each series. The
+  // token may also come as ?token= (browsers cannot set headers on a WebSocket).
   WebSocketOpen open_websocket(const HttpRequest& request) const;
   // The server's counters, for /metrics (set once the server runs).
   void set_server(const HttpServer* server) { server_ = server; }

@@ -119,10 +119,11 @@ bool unhealthy(const runtime::Health& h) {
   return h.state == runtime::HealthState::kWarning || h.state == runtime::HealthState::kCritical;
 }
 
-// open: its source runs; closed: it has none now, or it is stopped, disabled or failing.
+// open: its source runs (and, for a forwarded or written session, data came within its inactive
+// timeout); closed: it has none now, or it is stopped, disabled or failing, or idle.
 const char* input_state(const SessionStatus& s) {
   return !s.source.empty() && s.source_mode == runtime::Mode::kRunning &&
-                 s.source_health.state != runtime::HealthState::kCritical
+                 s.source_health.state != runtime::HealthState::kCritical && !s.input_closed
              ? "open"
              : "closed";
 }
@@ -133,6 +134,10 @@ const char* input_state(const SessionStatus& s) {
 // backlog grows; open: delivering.
 const char* output_state(const SessionStatus& s, const SessionRates::Rates& r) {
   if (s.paused) return "paused";
+  // A sink that knows its sessions (the forward link: closed, hold, throttled) says so itself.
+  if (!s.output_state.empty() && s.sink_mode == runtime::Mode::kRunning) {
+    return s.output_state.c_str();
+  }
   if (s.sink_mode == runtime::Mode::kDisabled) return "hold";
   if (s.sink_mode != runtime::Mode::kRunning) return "closed";
   if (unhealthy(s.sink_health) && r.backlog_growing) return "throttled";
@@ -144,11 +149,7 @@ json health_json(const runtime::Health& h) {
   return {{"state", runtime::health_state_name(h.state)}, {"reason", h.reason}};
 }
 
-json hops_of(const SessionStatus& s) {
-  const json meta = json::parse(s.stream_meta, nullptr, /*allow_exceptions=*/false);
-  if (meta.is_object() && meta.contains("hops") && meta["hops"].is_array()) return meta["hops"];
-  return json::array();
-}
+json hops_of(const SessionStatus& s) { return json(s.hops); }
 
 json session_json(const SessionStatus& s, const SessionRates::Rates& r) {
   const json hops = hops_of(s);
@@ -176,7 +177,12 @@ json session_json(const SessionStatus& s, const SessionRates::Rates& r) {
       {"hop_count", hops.size()},
       {"tags", s.series},
       {"input", {{"per_second", r.input}, {"count", s.input_samples}, {"state", input_state(s)}}},
-      {"output", {{"per_second", r.output}, {"count", s.delivered}, {"state", output_state(s, r)}}},
+      {"output",
+       {{"per_second", r.output},
+        {"count", s.delivered},
+        {"state", output_state(s, r)},
+        {"reason", s.paused || s.output_state.empty() ? std::string() : s.output_reason}}},
+      {"last_input", s.last_input_ns > 0 ? json(iso8601_ms(s.last_input_ns)) : json(nullptr)},
       {"paused", s.paused},
       {"buffer", s.backlog},
       {"cursor", s.cursor},

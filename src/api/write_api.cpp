@@ -53,14 +53,13 @@ HttpResponse write(runtime::Runtime& rt, const HttpRequest& r) {
   }
   auto samples = body.find("samples");
   if (samples == body.end() || !samples->is_array() || samples->empty()) {
-    return error_response(400, "'samples' is required: an array of at least one sample",
-                          "samples");
+    return error_response(400, "'samples' is required: an array of at least one sample", "samples");
   }
   if (samples->size() > kMaxWriteSamples) {
-    return error_response(413,
-                          fmt::format("{} samples in one request (at most {})", samples->size(),
-                                      kMaxWriteSamples),
-                          "samples");
+    return error_response(
+        413,
+        fmt::format("{} samples in one request (at most {})", samples->size(), kMaxWriteSamples),
+        "samples");
   }
   Batch batch;
   batch.samples.reserve(samples->size());
@@ -70,7 +69,8 @@ HttpResponse write(runtime::Runtime& rt, const HttpRequest& r) {
     if (!in.is_object()) return error_response(400, at + " must be an object", at);
     Sample s;
     auto series = in.find("series");
-    if (series == in.end() || !series->is_string() || series->get_ref<const std::string&>().empty()) {
+    if (series == in.end() || !series->is_string() ||
+        series->get_ref<const std::string&>().empty()) {
       return error_response(400, at + ".series is required: a non-empty string", at + ".series");
     }
     s.series = series->get<std::string>();
@@ -85,8 +85,7 @@ HttpResponse write(runtime::Runtime& rt, const HttpRequest& r) {
       }
     } else {
       return error_response(
-          400, at + ".ts must be nanoseconds since the Unix epoch or an RFC 3339 time",
-          at + ".ts");
+          400, at + ".ts must be nanoseconds since the Unix epoch or an RFC 3339 time", at + ".ts");
     }
     auto value = in.find("value");
     if (value == in.end()) return error_response(400, at + ".value is required", at + ".value");
@@ -135,7 +134,8 @@ HttpResponse write(runtime::Runtime& rt, const HttpRequest& r) {
       default: return error_response(500, written.status().message());
     }
   }
-  return json_response(200, json{{"samples", written->samples}, {"stream", written->stream}}.dump());
+  return json_response(200,
+                       json{{"samples", written->samples}, {"stream", written->stream}}.dump());
 }
 
 }  // namespace

@@ -21,8 +21,8 @@
 
 #include "api/api.h"
 #include "api/http_server.h"
-#include "auth/auth.h"
 #include "api/writer_tokens.h"
+#include "auth/auth.h"
 #include "cli/auth_commands.h"
 #include "cli/builtin_sources.h"
 #include "io/env.h"
@@ -132,7 +132,8 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
                    "admin).\n\n"
                 << std::flush;
     }
-    api_routes = std::make_unique<api::Api>(**rt, api::ApiOptions{.auth = auth.get(), .metrics_public = config->api.metrics_public});
+    api_routes = std::make_unique<api::Api>(
+        **rt, api::ApiOptions{.auth = auth.get(), .metrics_public = config->api.metrics_public});
     api::HttpServerOptions o;
     o.address = config->api.address;
     o.port = config->api.port;

@@ -23,6 +23,21 @@ using std::chrono::milliseconds;
 
 constexpr int64_t kMs = 1'000'000;
 
+const char* grpc_code_name(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "gRPC error";
+  }
+}
+
 class ForwardSettings final : public runtime::SinkSettings {
  public:
   explicit ForwardSettings(ForwardOptions o) : options_(std::move(o)) {}
@@ -75,7 +90,7 @@ class ForwardSink final : public runtime::Sink {
   const ForwardOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Link::Stub> stub_;
-  std::map<std::string, v1::SessionInfo> sessions_;  // by stream; sink thread only
+  std::map<std::string, v1::SessionInfo> sessions_;                // by stream; sink thread only
   std::map<std::string, runtime::SinkContext::StreamInfo> infos_;  // by stream; sink thread only
   int64_t holds_checked_ = INT64_MIN / 2;
 
@@ -171,7 +186,8 @@ void ForwardSink::update_holds(runtime::SinkContext& ctx) {
   const runtime::InstanceInfo& me = ctx.instance_info();
   // Sessions of the same collector and source, oldest first: only the oldest with a backlog
   // is read; the later ones hold (Canary: "waiting for an earlier session").
-  std::map<std::pair<std::string, std::string>, std::vector<const runtime::SinkContext::StreamInfo*>>
+  std::map<std::pair<std::string, std::string>,
+           std::vector<const runtime::SinkContext::StreamInfo*>>
       groups;
   std::vector<runtime::SinkContext::StreamInfo> list = ctx.streams();
   for (const auto& info : list) {
@@ -238,6 +254,7 @@ Status ForwardSink::start(runtime::SinkContext& ctx) {
     if (samples_acknowledged_.load() != before) backoff = options_.retry_min;
     const std::string reason = st.ok() ? "the call ended" : st.message();
     note_error(reason);
+    for (runtime::SinkContext::StreamInfo& info : ctx.streams()) infos_[info.stream] = info;
     set_all("closed", reason);
     set_health(runtime::HealthState::kWarning,
                fmt::format("not connected to {}: {}; retrying in {} ms", options_.target, reason,
@@ -265,6 +282,12 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
     }
   } clear{this};
   if (ctx.stopping()) return Status::ok_status();
+  // Connected first (TLS handshake included), so that "cannot reach" is told apart from a refusal.
+  if (!channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot connect to {} (not listening, unreachable, or TLS refused)",
+                              options_.target));
+  }
   std::unique_ptr<grpc::ClientReaderWriter<v1::ForwardFrame, v1::ForwardReply>> call =
       stub_->Forward(&cc);
   connects_.fetch_add(1);
@@ -272,7 +295,7 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
     grpc::Status st = call->Finish();
     const std::string text =
         st.ok() ? fmt::format("the receiver ended the call while {}", what)
-                : fmt::format("{} ({})", st.error_message(), static_cast<int>(st.error_code()));
+                : fmt::format("{} ({})", st.error_message(), grpc_code_name(st.error_code()));
     if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
       return Status(Code::kFailedPrecondition, "refused by the receiver: " + text);
     }
@@ -286,6 +309,38 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
   std::vector<InFlight> inflight;
   v1::ForwardFrame frame;
   runtime::SinkItem item;
+  // Open every session first: the receiver's answers (or its refusal of this sender) are known
+  // before any data waits on them, and an idle link shows its true state.
+  {
+    v1::ForwardReply reply;
+    for (const runtime::SinkContext::StreamInfo& info : ctx.streams()) {
+      infos_[info.stream] = info;
+      frame.Clear();
+      frame.set_tag(++tag);
+      *frame.mutable_open()->mutable_session() = session_of(info, me);
+      if (!call->Write(frame)) return broken("opening the sessions");
+      inflight.push_back({tag, info.stream, frame.open().session().id(), 0});
+    }
+    for (const InFlight& f : inflight) {
+      if (!call->Read(&reply)) return broken("opening the sessions");
+      {
+        std::lock_guard lock(state_mu_);
+        receiver_ = reply.receiver();
+      }
+      if (reply.code() == v1::OK) {
+        opened.insert(f.stream);
+        set_state(f.stream, "open", "");
+      } else {
+        const std::string text =
+            fmt::format("{}: {}", v1::ReplyCode_Name(reply.code()), reply.message());
+        set_state(f.stream, "throttled", text);
+        note_error(text);
+      }
+    }
+    inflight.clear();
+    set_health(runtime::HealthState::kHealthy);
+    healthy_once = true;
+  }
   while (!ctx.stopping()) {
     update_holds(ctx);
     if (!options_.lazy) {
@@ -332,12 +387,8 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
       ++batches;
     }
     if (inflight.empty()) {
-      if (!healthy_once) {
-        set_health(runtime::HealthState::kHealthy);
-        set_all("open", "");
-        healthy_once = true;
-      }
-      ctx.sleep_until(ctx.clock().monotonic() + (options_.lazy ? 10 : options_.linger.count()) * kMs);
+      ctx.sleep_until(ctx.clock().monotonic() +
+                      (options_.lazy ? 10 : options_.linger.count()) * kMs);
       continue;
     }
     // The replies, in order. Any refusal: nothing of this round is committed; it is sent again.
@@ -406,15 +457,14 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
 std::shared_ptr<const runtime::SinkSettings> parse_forward_settings(runtime::ConfigTable& t) {
   using std::chrono::nanoseconds;
   ForwardOptions o;
-  o.target = t.string("target", "", "the receiver's host:port, e.g. \"plant-b:7480\"",
-                      [](const std::string& v) {
-                        static const std::regex kPattern(
-                            R"((\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5})");
-                        return std::regex_match(v, kPattern);
-                      });
+  o.target = t.string(
+      "target", "", "the receiver's host:port, e.g. \"plant-b:7480\"", [](const std::string& v) {
+        static const std::regex kPattern(R"((\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5})");
+        return std::regex_match(v, kPattern);
+      });
   if (o.target.empty()) t.error("target", "required: the receiver's host:port");
-  o.server_ca_file = t.file_path("server_ca_file", "",
-                                 "a PEM file with the receiver's certificate or its CA");
+  o.server_ca_file =
+      t.file_path("server_ca_file", "", "a PEM file with the receiver's certificate or its CA");
   o.server_name = t.string("server_name", "", "a host name in the receiver's certificate");
   o.token = t.string("token", "", "an API token of a user of the receiver");
   o.cert_file = t.file_path("tls_cert_file", "", "a PEM certificate file");
@@ -423,8 +473,7 @@ std::shared_ptr<const runtime::SinkSettings> parse_forward_settings(runtime::Con
     t.error(o.cert_file.empty() ? "tls_cert_file" : "tls_key_file",
             "give both tls_cert_file and tls_key_file, or neither");
   }
-  o.destination = t.string("destination", "",
-                           "the final destination's name, of A-Z a-z 0-9 _ . -",
+  o.destination = t.string("destination", "", "the final destination's name, of A-Z a-z 0-9 _ . -",
                            [](const std::string& v) {
                              static const std::regex kPattern("[A-Za-z0-9_.-]{1,64}");
                              return std::regex_match(v, kPattern);
@@ -432,19 +481,19 @@ std::shared_ptr<const runtime::SinkSettings> parse_forward_settings(runtime::Con
   o.batch_samples = static_cast<uint32_t>(
       t.integer("batch_samples", o.batch_samples, "a number of samples from 1 to 1048576",
                 [](int64_t v) { return v >= 1 && v <= kMaxFrameSamples; }));
-  o.max_in_flight = static_cast<uint32_t>(t.integer(
-      "max_in_flight", o.max_in_flight, "a number of frames from 1 to 256",
-      [](int64_t v) { return v >= 1 && v <= 256; }));
+  o.max_in_flight = static_cast<uint32_t>(t.integer("max_in_flight", o.max_in_flight,
+                                                    "a number of frames from 1 to 256",
+                                                    [](int64_t v) { return v >= 1 && v <= 256; }));
   o.lazy = t.boolean("lazy", o.lazy);
-  o.linger = std::chrono::duration_cast<milliseconds>(
-      t.duration("linger", o.linger, "a duration from 1ms to 10s",
-                 [](nanoseconds d) { return d >= milliseconds(1) && d <= std::chrono::seconds(10); }));
-  o.retry_min = std::chrono::duration_cast<milliseconds>(
-      t.duration("retry_min", o.retry_min, "a duration from 10ms to 1m",
-                 [](nanoseconds d) { return d >= milliseconds(10) && d <= std::chrono::minutes(1); }));
-  o.retry_max = std::chrono::duration_cast<milliseconds>(
-      t.duration("retry_max", o.retry_max, "a duration from 10ms to 1h",
-                 [](nanoseconds d) { return d >= milliseconds(10) && d <= std::chrono::hours(1); }));
+  o.linger = std::chrono::duration_cast<milliseconds>(t.duration(
+      "linger", o.linger, "a duration from 1ms to 10s",
+      [](nanoseconds d) { return d >= milliseconds(1) && d <= std::chrono::seconds(10); }));
+  o.retry_min = std::chrono::duration_cast<milliseconds>(t.duration(
+      "retry_min", o.retry_min, "a duration from 10ms to 1m",
+      [](nanoseconds d) { return d >= milliseconds(10) && d <= std::chrono::minutes(1); }));
+  o.retry_max = std::chrono::duration_cast<milliseconds>(t.duration(
+      "retry_max", o.retry_max, "a duration from 10ms to 1h",
+      [](nanoseconds d) { return d >= milliseconds(10) && d <= std::chrono::hours(1); }));
   return std::make_shared<const ForwardSettings>(std::move(o));
 }
 

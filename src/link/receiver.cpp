@@ -36,8 +36,7 @@ bool signed_by(const std::string& cert_pem, const std::string& ca_pem) {
   std::unique_ptr<X509, decltype(&X509_free)> cert(
       PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), X509_free);
   if (!cert) return false;
-  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(),
-                                                                X509_STORE_free);
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
   std::unique_ptr<BIO, decltype(&BIO_free)> ca_bio(
       BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())), BIO_free);
   int added = 0;
@@ -115,7 +114,9 @@ class ReceiverSettings final : public runtime::SourceSettings {
 class Receiver final : public runtime::Source, public v1::Link::Service {
  public:
   Receiver(std::string name, ReceiverOptions options)
-      : Source(std::move(name)), options_(std::move(options)), gate_(options_.max_concurrent_writes) {}
+      : Source(std::move(name)),
+        options_(std::move(options)),
+        gate_(options_.max_concurrent_writes) {}
 
   std::string_view type() const override { return "link"; }
 
@@ -128,15 +129,16 @@ class Receiver final : public runtime::Source, public v1::Link::Service {
   runtime::SinkDetails details() const override;
 
   // ---- Link service -----------------------------------------------------------------------
-  grpc::Status Forward(grpc::ServerContext* sc,
-                       grpc::ServerReaderWriter<v1::ForwardReply, v1::ForwardFrame>* stream) override;
+  grpc::Status Forward(
+      grpc::ServerContext* sc,
+      grpc::ServerReaderWriter<v1::ForwardReply, v1::ForwardFrame>* stream) override;
   grpc::Status Write(grpc::ServerContext* sc, const v1::WriteRequest* request,
                      v1::WriteReply* reply) override;
 
  private:
   struct Pending {
     v1::ForwardReply reply;
-    std::string stream;    // wait until durable below reply.durable_end (empty: reply at once)
+    std::string stream;  // wait until durable below reply.durable_end (empty: reply at once)
   };
 
   // Who the caller is, or why not.
@@ -188,7 +190,8 @@ runtime::SinkDetails Receiver::details() const {
 
 std::string ReceiverSettings::summary() const {
   std::string auth = "tokens";
-  if (!options_.client_ca_file.empty()) auth += ", certificates signed by " + options_.client_ca_file;
+  if (!options_.client_ca_file.empty())
+    auth += ", certificates signed by " + options_.client_ca_file;
   if (!options_.client_fingerprints.empty()) {
     auth += fmt::format(", {} certificate fingerprints", options_.client_fingerprints.size());
   }
@@ -294,7 +297,8 @@ bool Receiver::session_allowed() {
   if (options_.session_limit == 0) return true;
   const auto now = Clock::now();
   std::lock_guard lock(sessions_mu_);
-  while (!created_.empty() && now - created_.front() > options_.session_window) created_.pop_front();
+  while (!created_.empty() && now - created_.front() > options_.session_window)
+    created_.pop_front();
   if (created_.size() >= options_.session_limit) return false;
   created_.push_back(now);
   return true;
@@ -336,9 +340,10 @@ v1::ForwardReply Receiver::open_session(const v1::SessionInfo& info, const std::
     if (!session_allowed()) {
       counters_.throttled_sessions.fetch_add(1);
       reply.set_code(v1::REFUSED);
-      reply.set_message(fmt::format("session creation throttled: {} new sessions in {} ms; "
-                                    "try again later",
-                                    options_.session_limit, options_.session_window.count()));
+      reply.set_message(
+          fmt::format("session creation throttled: {} new sessions in {} ms; "
+                      "try again later",
+                      options_.session_limit, options_.session_window.count()));
       return reply;
     }
     v1::SessionInfo stored = info;
@@ -351,7 +356,8 @@ v1::ForwardReply Receiver::open_session(const v1::SessionInfo& info, const std::
     if (!s->has_write_nodata_on_close()) {
       s->set_write_nodata_on_close(options_.defaults.write_nodata_on_close);
     }
-    if (!s->has_allow_insert_older()) s->set_allow_insert_older(options_.defaults.allow_insert_older);
+    if (!s->has_allow_insert_older())
+      s->set_allow_insert_older(options_.defaults.allow_insert_older);
     if (!s->has_create_dataset()) s->set_create_dataset(options_.defaults.create_dataset);
     Status opened = ctx_->open_stream(info.id(), session_meta_json(stored, name()));
     if (!opened.ok()) {
@@ -384,9 +390,8 @@ v1::ForwardReply Receiver::append(const v1::BatchFrame& frame, std::string* stre
   Result<Batch> batch = decode_wire_batch(frame.batch());
   if (!batch.ok()) {
     counters_.invalid_frames.fetch_add(1);
-    const std::string text =
-        fmt::format("session '{}', batch at {}: {}", frame.session(), frame.first_seq(),
-                    batch.status().message());
+    const std::string text = fmt::format("session '{}', batch at {}: {}", frame.session(),
+                                         frame.first_seq(), batch.status().message());
     counters_.error(text);
     spdlog::warn("source '{}': invalid batch frame: {}", name(), text);
     reply.set_code(v1::INVALID);
@@ -408,15 +413,17 @@ v1::ForwardReply Receiver::append(const v1::BatchFrame& frame, std::string* stre
   if (end <= *next) {  // all here already: acknowledged once durable
     counters_.duplicates.fetch_add(1);
     reply.set_code(v1::DUPLICATE);
-    spdlog::info("source '{}': session '{}': sequences {} to {} are here already (a resend); "
-                 "acknowledged without storing them again",
-                 name(), frame.session(), first, end - 1);
+    spdlog::info(
+        "source '{}': session '{}': sequences {} to {} are here already (a resend); "
+        "acknowledged without storing them again",
+        name(), frame.session(), first, end - 1);
     return reply;
   }
   if (first < *next) {  // the head is here already (a resend cut differently): keep the rest
-    spdlog::info("source '{}': session '{}': sequences {} to {} are here already (a resend); "
-                 "storing only {} to {}",
-                 name(), frame.session(), first, *next - 1, *next, end - 1);
+    spdlog::info(
+        "source '{}': session '{}': sequences {} to {} are here already (a resend); "
+        "storing only {} to {}",
+        name(), frame.session(), first, *next - 1, *next, end - 1);
     batch->samples.erase(batch->samples.begin(),
                          batch->samples.begin() + static_cast<ptrdiff_t>(*next - first));
     first = *next;
@@ -428,8 +435,8 @@ v1::ForwardReply Receiver::append(const v1::BatchFrame& frame, std::string* stre
   gate_.leave();
   if (!r.ok() || r->outcome == store::AppendResult::Outcome::kDropped) {
     counters_.refused_writes.fetch_add(1);
-    const std::string text = r.ok() ? "the store is full (drop_newest): batch not kept"
-                                    : r.status().message();
+    const std::string text =
+        r.ok() ? "the store is full (drop_newest): batch not kept" : r.status().message();
     counters_.error(text);
     reply.set_code(v1::REFUSED);
     reply.set_message(text);
@@ -453,8 +460,8 @@ grpc::Status Receiver::Forward(
   Result<std::string> who = authenticate(*sc);
   if (!who.ok()) {
     counters_.refused_auth.fetch_add(1);
-    const std::string text = fmt::format("forward from {} refused: {}", peer_of(*sc),
-                                         who.status().message());
+    const std::string text =
+        fmt::format("forward from {} refused: {}", peer_of(*sc), who.status().message());
     counters_.error(text);
     spdlog::warn("source '{}': {}", name(), text);
     return {grpc::StatusCode::UNAUTHENTICATED, who.status().message()};
@@ -502,9 +509,9 @@ grpc::Status Receiver::Forward(
       if (!opened.contains(frame.batch().session())) {
         p.reply.set_session(frame.batch().session());
         p.reply.set_code(v1::UNKNOWN_SESSION);
-        p.reply.set_message(fmt::format(
-            "session '{}' was not opened on this call; send SessionOpen first",
-            frame.batch().session()));
+        p.reply.set_message(
+            fmt::format("session '{}' was not opened on this call; send SessionOpen first",
+                        frame.batch().session()));
         counters_.invalid_frames.fetch_add(1);
       } else {
         p.reply = append(frame.batch(), &p.stream);
@@ -641,8 +648,9 @@ Result<WriteResult> write_batch(runtime::SourceContext& ctx, std::string_view se
   SLUICE_ASSIGN_OR_RETURN(store::AppendResult r,
                           ctx.ingest_to(stream, std::nullopt, std::move(batch), {}));
   if (r.outcome == store::AppendResult::Outcome::kDropped) {
-    return Status(Code::kResourceExhausted, "the store is full (drop_newest): the samples were "
-                                            "not kept");
+    return Status(Code::kResourceExhausted,
+                  "the store is full (drop_newest): the samples were "
+                  "not kept");
   }
   return WriteResult{n, stream};
 }
@@ -668,22 +676,21 @@ std::shared_ptr<const runtime::SourceSettings> parse_receiver_settings(runtime::
             "generated in the store's directory)");
   }
   o.client_ca_file = t.file_path("client_ca_file", "", "a PEM file of CA certificates");
-  o.client_fingerprints = t.strings(
-      "client_fingerprints", {},
-      "a list of SHA-256 certificate fingerprints in hex (colons optional), e.g. "
-      "[\"AB:CD:...\"]",
-      [](const std::string& v) {
-        std::string hex;
-        for (char c : v) {
-          if (c != ':') hex += c;
-        }
-        return hex.size() == 64 && hex.find_first_not_of("0123456789abcdefABCDEF") ==
-                                       std::string::npos;
-      });
-  o.max_message_bytes = t.size("max_message_bytes", o.max_message_bytes,
-                               "a size from 64KiB to 64MiB, e.g. \"16MiB\"", [](uint64_t v) {
-                                 return v >= (64u << 10) && v <= kMaxMessageBytes;
-                               });
+  o.client_fingerprints =
+      t.strings("client_fingerprints", {},
+                "a list of SHA-256 certificate fingerprints in hex (colons optional), e.g. "
+                "[\"AB:CD:...\"]",
+                [](const std::string& v) {
+                  std::string hex;
+                  for (char c : v) {
+                    if (c != ':') hex += c;
+                  }
+                  return hex.size() == 64 &&
+                         hex.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+                });
+  o.max_message_bytes =
+      t.size("max_message_bytes", o.max_message_bytes, "a size from 64KiB to 64MiB, e.g. \"16MiB\"",
+             [](uint64_t v) { return v >= (64u << 10) && v <= kMaxMessageBytes; });
   o.defaults.inactive_timeout = std::chrono::duration_cast<milliseconds>(t.duration(
       "inactive_timeout", o.defaults.inactive_timeout, "a duration, e.g. \"5m\", or 0 for never",
       [](nanoseconds d) { return d >= nanoseconds{0}; }));
@@ -695,11 +702,9 @@ std::shared_ptr<const runtime::SourceSettings> parse_receiver_settings(runtime::
       t.integer("session_limit", o.session_limit,
                 "a number of new sessions per session_window from 0 (no limit) to 1000000",
                 [](int64_t v) { return v >= 0 && v <= 1'000'000; }));
-  o.session_window = std::chrono::duration_cast<milliseconds>(
-      t.duration("session_window", o.session_window, "a duration from 1s to 1d, e.g. \"1m\"",
-                 [](nanoseconds d) {
-                   return d >= std::chrono::seconds(1) && d <= std::chrono::hours(24);
-                 }));
+  o.session_window = std::chrono::duration_cast<milliseconds>(t.duration(
+      "session_window", o.session_window, "a duration from 1s to 1d, e.g. \"1m\"",
+      [](nanoseconds d) { return d >= std::chrono::seconds(1) && d <= std::chrono::hours(24); }));
   o.max_concurrent_writes = static_cast<uint32_t>(
       t.integer("max_concurrent_writes", o.max_concurrent_writes, "a number from 1 to 256",
                 [](int64_t v) { return v >= 1 && v <= 256; }));

@@ -16,8 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +35,7 @@ struct SessionDefaults {
 
 struct ReceiverOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 7480;  // 0: any free port (tests; the chosen one is logged and in details())
+  uint16_t port = 7480;   // 0: any free port (tests; the chosen one is logged and in details())
   std::string cert_file;  // both empty: generated in <store dir>/tls/
   std::string key_file;
   std::string client_ca_file;                    // client certificates signed by it are admitted
@@ -63,8 +63,8 @@ struct WriteResult {
 // durable. `older_than` (optional) gives the newest timestamp the session holds per series:
 // with defaults.allow_insert_older off, a sample older than that is refused. kInvalidArgument
 // names the sample at fault; kResourceExhausted when the store is full.
-using NewestLookup = std::function<std::optional<Timestamp>(std::string_view stream,
-                                                            std::string_view series)>;
+using NewestLookup =
+    std::function<std::optional<Timestamp>(std::string_view stream, std::string_view series)>;
 Result<WriteResult> write_batch(runtime::SourceContext& ctx, std::string_view session,
                                 Batch&& batch, const SessionDefaults& defaults = {},
                                 const NewestLookup& newest = {});

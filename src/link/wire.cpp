@@ -52,18 +52,19 @@ Result<Batch> decode_wire_batch(const pb::EncodedBatch& in) {
                                         in.sample_count(), kMaxFrameSamples));
   }
   if (in.series_size() == 0 || static_cast<uint32_t>(in.series_size()) > kMaxFrameSeries) {
-    return invalid_argument(fmt::format("batch.series: {} names (1 to {})", in.series_size(),
-                                        kMaxFrameSeries));
+    return invalid_argument(
+        fmt::format("batch.series: {} names (1 to {})", in.series_size(), kMaxFrameSeries));
   }
   for (int i = 0; i < in.series_size(); ++i) {
     const std::string& name = in.series(i);
     if (name.empty() || name.size() > kMaxSeriesName) {
-      return invalid_argument(fmt::format("batch.series[{}]: a name of 1 to {} bytes", i,
-                                          kMaxSeriesName));
+      return invalid_argument(
+          fmt::format("batch.series[{}]: a name of 1 to {} bytes", i, kMaxSeriesName));
     }
   }
   if (in.compression() > static_cast<uint32_t>(Compression::kZstd)) {
-    return invalid_argument(fmt::format("batch.compression: {} is not 0, 1 or 2", in.compression()));
+    return invalid_argument(
+        fmt::format("batch.compression: {} is not 0, 1 or 2", in.compression()));
   }
   DecodeLimits limits;
   limits.max_samples = kMaxFrameSamples;

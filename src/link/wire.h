@@ -20,11 +20,11 @@ namespace sluice::link {
 namespace pb = ::sluice::link::v1;
 
 // Limits of what a receiver accepts in one frame (and a sender sends).
-inline constexpr uint32_t kMaxFrameSamples = 1u << 20;         // samples per batch frame
-inline constexpr uint32_t kMaxFrameSeries = 1u << 16;          // series names per batch frame
-inline constexpr size_t kMaxSeriesName = 1024;                 // bytes of one series name
-inline constexpr size_t kMaxMessageBytes = 64u << 20;          // one gRPC message
-inline constexpr size_t kMaxSessionIdBytes = 200;              // the store's stream id limit
+inline constexpr uint32_t kMaxFrameSamples = 1u << 20;  // samples per batch frame
+inline constexpr uint32_t kMaxFrameSeries = 1u << 16;   // series names per batch frame
+inline constexpr size_t kMaxSeriesName = 1024;          // bytes of one series name
+inline constexpr size_t kMaxMessageBytes = 64u << 20;   // one gRPC message
+inline constexpr size_t kMaxSessionIdBytes = 200;       // the store's stream id limit
 inline constexpr size_t kMaxHops = 32;
 
 // Encodes `batch` into `out` with a series table of its own (ids in order of first appearance).

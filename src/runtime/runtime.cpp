@@ -310,6 +310,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
         continue;
       }
       runtime_.last_values_.stream(stream).update(marks);
+      runtime_.live_tap_.publish(stream, marks);
     }
   }
   // When the session stream last had input (wall clock, 0: not since start) and whether it is
@@ -596,11 +597,11 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   // What the slot keeps per stream it reads (index as in streams_).
   struct PerStream {
     std::unique_ptr<store::StreamReader> reader;  // opened at the first read
-    bool paused = false;  // by an operator
-    bool held = false;    // by the sink (set_held)
-    bool reseek = false;  // purged: the reader must follow the cursor
-    uint64_t read = 0;       // read, not yet committed
-    uint64_t delivered = 0;  // committed since the slot began
+    bool paused = false;                          // by an operator
+    bool held = false;                            // by the sink (set_held)
+    bool reseek = false;                          // purged: the reader must follow the cursor
+    uint64_t read = 0;                            // read, not yet committed
+    uint64_t delivered = 0;                       // committed since the slot began
   };
 
   Result<store::StreamReader*> reader_for(size_t i) {  // read_mu_ held
@@ -716,8 +717,8 @@ Result<std::unique_ptr<Runtime::SinkSlot>> Runtime::make_sink_slot(const SinkCon
                                 stream + "'");
     }
   }
-  auto slot = std::make_unique<SinkSlot>(*store_, *series_, *options_.clock, instance_, sink,
-                                         streams);
+  auto slot =
+      std::make_unique<SinkSlot>(*store_, *series_, *options_.clock, instance_, sink, streams);
   slot->set_mode(sink.enabled ? Mode::kIdle : Mode::kDisabled);
   // Sessions paused through the API stay paused (a pause of a stream it no longer reads is kept
   // for when it reads it again).
@@ -725,8 +726,7 @@ Result<std::unique_ptr<Runtime::SinkSlot>> Runtime::make_sink_slot(const SinkCon
   for (size_t i = 0; i < streams.size(); ++i) {
     if (std::find(paused.begin(), paused.end(), streams[i]) != paused.end()) {
       slot->set_paused(i, true);
-      spdlog::info("sink '{}': the session of stream '{}' is paused", sink.name,
-                   streams[i]);
+      spdlog::info("sink '{}': the session of stream '{}' is paused", sink.name, streams[i]);
     }
   }
   Result<std::unique_ptr<Sink>> built =
@@ -777,8 +777,8 @@ Status Runtime::attach_stream(const std::string& service, const std::string& str
                                 "' on stream '" + stream + "'");
     }
     Result<std::vector<std::string>> paused = series_->db().paused_streams(slot->name());
-    const bool is_paused = paused.ok() && std::find(paused->begin(), paused->end(), stream) !=
-                                              paused->end();
+    const bool is_paused =
+        paused.ok() && std::find(paused->begin(), paused->end(), stream) != paused->end();
     slot->add_stream(stream, is_paused);
     slot->wake();
   }
@@ -957,7 +957,8 @@ void Runtime::run_status_logger(const std::stop_token& stop) {
     }
     if (every > 0 && options_.clock->monotonic() >= next_status) {
       next_status += every;
-      if (next_status < options_.clock->monotonic()) next_status = options_.clock->monotonic() + every;
+      if (next_status < options_.clock->monotonic())
+        next_status = options_.clock->monotonic() + every;
       spdlog::info("{}", status_line());
     }
     lock.lock();
@@ -1592,6 +1593,15 @@ std::vector<SessionStatus> Runtime::sessions() const {
       s.series = last_values_.series_count(s.stream);
       Result<std::string> meta = store_->stream_meta(s.stream);
       s.stream_meta = meta.ok() ? *meta : "{}";
+      {
+        const nlohmann::json m = nlohmann::json::parse(s.stream_meta, nullptr, false);
+        if (m.is_object() && m.contains("hops") && m["hops"].is_array()) {
+          for (const auto& hop : m["hops"]) {
+            if (hop.is_string()) s.hops.push_back(hop.get<std::string>());
+          }
+        }
+        if (s.hops.empty()) s.hops.push_back(instance_.name);
+      }
       if (std::optional<Sink::OutputState> output = slot->output_state(s.stream)) {
         s.output_state = std::move(output->state);
         s.output_reason = std::move(output->reason);

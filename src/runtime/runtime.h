@@ -122,7 +122,10 @@ struct SessionStatus {
   // not since start), and whether it closed after its inactive timeout.
   int64_t last_input_ns = 0;
   bool input_closed = false;
-  int64_t created_ns = 0;   // when the stream was created
+  // The instances the data went through, where it entered first and this one last ("hops" of
+  // the meta; a local source's stream: this instance only).
+  std::vector<std::string> hops;
+  int64_t created_ns = 0;  // when the stream was created
   // The source that writes the stream, if one is configured now ("" otherwise), and its state.
   std::string source;
   std::string source_type;
@@ -260,8 +263,7 @@ class Runtime {
   Status replace_sink(size_t index, const std::optional<SinkConfig>& config);
   // What the two above share.
   template <typename SlotT, typename ConfigT, typename Ptr>
-  Status replace_slot(std::vector<Ptr>& slots, size_t index,
-                      const std::optional<ConfigT>& config);
+  Status replace_slot(std::vector<Ptr>& slots, size_t index, const std::optional<ConfigT>& config);
   std::vector<std::string> source_names() const;
   // The session streams in the store that belong to the service (meta "service").
   std::vector<std::string> session_streams(const std::string& service) const;

@@ -80,7 +80,6 @@ class SinkContext {
   virtual void wake() = 0;
 };
 
-
 // A north service. Created from its config by its SinkType (runtime/source_types.h) and run by
 // the Runtime on a thread of its own.
 class Sink : public Service {
@@ -91,7 +90,6 @@ class Sink : public Service {
   // the next start: it is still in the store); or returns why it cannot go on, which the
   // runtime logs, shows as CRITICAL and answers by starting a new instance after a back-off.
   virtual Status start(SinkContext& ctx) = 0;
-
 
   // The output state of the session on `stream` as the sink sees it, for the status screen:
   // "closed" (no connection), "hold" (waiting for an earlier session), "throttled" (the

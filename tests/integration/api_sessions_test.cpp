@@ -29,6 +29,8 @@ using testing::eventually;
 using ::testing::HasSubstr;
 
 constexpr std::string_view kConfig = R"(
+[instance]
+name = "edge-1"
 [store]
 dir = "data"
 [log]
@@ -152,8 +154,8 @@ TEST_F(ApiSessionsTest, ListShowsEveryStreamSinkPairWithCountersStatesAndTotals)
   EXPECT_EQ(feed_out["destination"]["sink"], "out");
   EXPECT_EQ(feed_out["destination"]["type"], "collector");
   EXPECT_EQ(feed_out["destination"]["target"], "into the test's memory");
-  EXPECT_EQ(feed_out["hops"], json::array());
-  EXPECT_EQ(feed_out["hop_count"], 0);
+  EXPECT_EQ(feed_out["hops"], json::array({"edge-1"}));  // a local source: this instance only
+  EXPECT_EQ(feed_out["hop_count"], 1);
   EXPECT_EQ(feed_out["tags"], 1);  // feed.x
   EXPECT_EQ(feed_out["input"]["count"], 10);
   EXPECT_EQ(feed_out["input"]["state"], "open");
@@ -431,7 +433,7 @@ TEST_F(ApiSessionsTest, CompareAnswersCsvWithOneRowPerSettingAndSeries) {
   EXPECT_THAT(r.body, HasSubstr("\r\nsource.type,scripted,simulator,no\r\n"));
   EXPECT_THAT(r.body, HasSubstr("\r\nsource.rate,,200,no\r\n"));
   EXPECT_THAT(r.body, HasSubstr("\r\nseries.feed.x,present,,no\r\n"));
-  EXPECT_THAT(r.body, HasSubstr("\r\nhops,[],[],yes\r\n"));
+  EXPECT_THAT(r.body, HasSubstr("\r\nhops,\"[\"\"edge-1\"\"]\",\"[\"\"edge-1\"\"]\",yes\r\n"));
   // A session compared with itself is the same on every row.
   const auto self = client_.get(url("/api/v1/sessions/compare?a=sim/lake&b=sim/lake"));
   ASSERT_EQ(self.status, 200);

@@ -18,6 +18,7 @@
 #include "cli/builtin_sources.h"
 #include "fixtures/api_harness.h"
 #include "fixtures/http_client.h"
+#include "fixtures/scripted_services.h"
 #include "fixtures/test_support.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
@@ -191,7 +192,7 @@ TEST_F(ApiTest, HttpsWithTheServersCertificate) {
   EXPECT_FALSE(r.error.empty());
 }
 
-TEST_F(ApiTest, LiveWebSocketStreamsTheNewestSamplesOfChosenSeries) {
+TEST_F(ApiTest, LiveWebSocketSendsOnlyTheChosenSeriesInOrder) {
   HttpServerOptions o;
   o.websocket = [this](const HttpRequest& r) { return api_->open_websocket(r); };
   o.websocket_poll = std::chrono::milliseconds(50);
@@ -209,7 +210,7 @@ TEST_F(ApiTest, LiveWebSocketStreamsTheNewestSamplesOfChosenSeries) {
   beast::websocket::stream<asio::ip::tcp::socket> ws(io);
   ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), server_->port()});
   ws.handshake("127.0.0.1", "/api/v1/live?series=" + wanted);
-  // Two messages, each with newer samples of the chosen series only.
+  // Two messages, with samples of the chosen series only, each newer than the one before.
   int64_t last_ts = 0;
   for (int i = 0; i < 2; ++i) {
     beast::flat_buffer buffer;
@@ -233,6 +234,117 @@ TEST_F(ApiTest, LiveWebSocketStreamsTheNewestSamplesOfChosenSeries) {
   bad.handshake(answer, "127.0.0.1", "/api/v1/live", ec);
   EXPECT_TRUE(ec);
   EXPECT_EQ(answer.result_int(), 400);
+}
+
+constexpr std::string_view kScriptedConfig = R"(
+[store]
+dir = "data"
+[log]
+status_interval = 0
+[[sources]]
+name = "feed"
+type = "scripted"
+)";
+
+// One WebSocket message as JSON, or null if none came within 30 s (a test that waits for what
+// never comes fails rather than hangs). `buffer` outlives a read that timed out.
+json read_message(boost::asio::io_context& io,
+                  boost::beast::websocket::stream<boost::asio::ip::tcp::socket>& ws,
+                  boost::beast::flat_buffer& buffer) {
+  buffer.clear();
+  bool done = false;
+  boost::beast::error_code error;
+  ws.async_read(buffer, [&](boost::beast::error_code ec, size_t) {
+    error = ec;
+    done = true;
+  });
+  io.restart();
+  io.run_for(std::chrono::seconds(30));
+  if (!done || error) {
+    ADD_FAILURE() << (done ? "WebSocket read: " + error.message() : "no WebSocket message in 30 s");
+    return nullptr;
+  }
+  return json::parse(boost::beast::buffers_to_string(buffer.data()));
+}
+
+TEST(ApiLiveTest, LiveWebSocketDeliversEverySampleOfTheChosenSeriesInOrder) {
+  testing::reset_scripted_services();
+  const runtime::SourceTypes types = testing::scripted_types();
+  testing::TempDir dir;
+  testing::ApiHarness harness;
+  ASSERT_TRUE(harness.start(dir, kScriptedConfig, {.serve = false, .types = &types}));
+  Api& api = *harness.api();
+  HttpServerOptions o;
+  o.websocket = [&api](const HttpRequest& r) { return api.open_websocket(r); };
+  o.websocket_poll = std::chrono::milliseconds(50);
+  ASSERT_TRUE(harness.serve(o));
+  testing::Feed& feed = testing::feed("feed");
+  constexpr int64_t kBaseNs = 1'700'000'000'000'000'000;
+  constexpr int64_t kMs = 1'000'000;
+  // A value known before the client connects: the first message starts with it.
+  feed.push(Batch{{Sample{"line.temp", kBaseNs - kMs, -1.0}}});
+  ASSERT_TRUE(eventually([&] { return feed.ingested.load() == 1; }));
+
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  asio::io_context io;
+  beast::websocket::stream<asio::ip::tcp::socket> ws(io);
+  ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), harness.server()->port()});
+  ws.handshake("127.0.0.1", "/api/v1/live?series=line.temp,line.idle");
+
+  // 500 samples of line.temp, 1 ms apart, between samples of a series nobody chose, ingested as
+  // fast as the source can: far more than one per poll.
+  constexpr int kSamples = 500;
+  for (int b = 0; b < kSamples / 10; ++b) {
+    Batch batch;
+    for (int i = b * 10; i < (b + 1) * 10; ++i) {
+      batch.samples.push_back(Sample{"line.temp", kBaseNs + i * kMs, static_cast<double>(i)});
+      batch.samples.push_back(Sample{"line.noise", kBaseNs + i * kMs, 0.5});
+    }
+    feed.push(std::move(batch));
+  }
+  beast::flat_buffer buffer;
+  std::vector<double> values;
+  bool first = true;
+  while (values.size() < kSamples + 1) {
+    const json m = read_message(io, ws, buffer);
+    ASSERT_TRUE(m.contains("samples")) << m.dump();
+    EXPECT_FALSE(m.contains("dropped")) << m.dump();
+    if (first) {
+      ASSERT_FALSE(m["samples"].empty());
+      EXPECT_EQ(m["samples"][0]["ts_ms"], (kBaseNs - kMs) / kMs) << "the cached value comes first";
+      first = false;
+    }
+    for (const json& sample : m["samples"]) {
+      ASSERT_EQ(sample["series"], "line.temp") << m.dump();
+      EXPECT_EQ(sample["stream"], "feed");
+      values.push_back(sample["value"].get<double>());
+    }
+  }
+  std::vector<double> want{-1.0};
+  for (int i = 0; i < kSamples; ++i) want.push_back(i);
+  EXPECT_EQ(values, want) << "every sample, once, in the order ingested";
+
+  // A client that falls behind by more than its queue holds is told how many it missed: one
+  // batch of 10,500 keeps the newest 10,000.
+  Batch flood;
+  for (int i = 0; i < 10'500; ++i) {
+    flood.samples.push_back(Sample{"line.idle", kBaseNs + i * kMs, static_cast<double>(i)});
+  }
+  feed.push(std::move(flood));
+  uint64_t dropped = 0;
+  values.clear();
+  while (values.size() < 10'000) {
+    const json m = read_message(io, ws, buffer);
+    ASSERT_TRUE(m.contains("samples")) << m.dump();
+    dropped += m.value("dropped", uint64_t{0});
+    for (const json& sample : m["samples"]) values.push_back(sample["value"].get<double>());
+  }
+  EXPECT_EQ(dropped, 500u);
+  ASSERT_EQ(values.size(), 10'000u);
+  EXPECT_EQ(values.front(), 500.0);
+  EXPECT_EQ(values.back(), 10'499.0);
+  ws.close(beast::websocket::close_code::normal);
 }
 
 TEST(HttpServerTest, BindingAPortInUseSaysWhichAndWhy) {

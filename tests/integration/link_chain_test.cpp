@@ -1,8 +1,8 @@
 // A → B → C through outages (stops, kills, a cut link): C holds every sample A acknowledged,
 // exactly once, in order. The long version (many more events) is tests/slow/link_chain_test.cpp.
-#include <gtest/gtest.h>
-
 #include "fixtures/link_chain.h"
+
+#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {

@@ -1,7 +1,7 @@
 // A → B → C through many outages at a high rate (see tests/fixtures/link_chain.h).
-#include <gtest/gtest.h>
-
 #include "fixtures/link_chain.h"
+
+#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {
