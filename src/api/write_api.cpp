@@ -110,8 +110,6 @@ HttpResponse write(runtime::Runtime& rt, const HttpRequest& r) {
     }
     batch.samples.push_back(std::move(s));
   }
-  std::shared_ptr<runtime::SourceContext> ctx = rt.source_context(source);
-  if (!ctx) return error_response(503, fmt::format("link source '{}' is not running", source));
   const runtime::LastValues& last = rt.last_values();
   link::NewestLookup newest = [&last](std::string_view stream,
                                       std::string_view series) -> std::optional<Timestamp> {
@@ -119,8 +117,15 @@ HttpResponse write(runtime::Runtime& rt, const HttpRequest& r) {
     if (!v) return std::nullopt;
     return v->ts;
   };
-  Result<link::WriteResult> written =
-      link::write_batch(*ctx, session, std::move(batch), link::SessionDefaults{}, newest);
+  Result<link::WriteResult> written = Status(Code::kUnavailable, "not written");
+  Status called = rt.with_source(source, [&](runtime::Source& s, runtime::SourceContext& ctx) {
+    written = link::write_through(s, ctx, session, std::move(batch), newest);
+    return Status::ok_status();
+  });
+  if (!called.ok()) {
+    return error_response(called.code() == Code::kNotFound ? 404 : 503,
+                          fmt::format("link source '{}': {}", source, called.message()));
+  }
   if (!written.ok()) {
     switch (written.status().code()) {
       case Code::kInvalidArgument: {

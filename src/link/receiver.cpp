@@ -135,6 +135,25 @@ class Receiver final : public runtime::Source, public v1::Link::Service {
   grpc::Status Write(grpc::ServerContext* sc, const v1::WriteRequest* request,
                      v1::WriteReply* reply) override;
 
+  // The write path of Link.Write and of the HTTP endpoint: this source's session defaults, the
+  // concurrent write limit, counted.
+  Result<WriteResult> write(runtime::SourceContext& ctx, std::string_view session, Batch&& batch,
+                            const NewestLookup& newest) {
+    gate_.enter();
+    Result<WriteResult> written =
+        write_batch(ctx, session, std::move(batch), options_.defaults, newest);
+    gate_.leave();
+    if (written.ok()) {
+      counters_.writes.fetch_add(1);
+    } else if (written.status().code() == Code::kInvalidArgument) {
+      counters_.invalid_frames.fetch_add(1);
+    } else {
+      counters_.refused_writes.fetch_add(1);
+      counters_.error(written.status().message());
+    }
+    return written;
+  }
+
  private:
   struct Pending {
     v1::ForwardReply reply;
@@ -568,28 +587,33 @@ grpc::Status Receiver::Write(grpc::ServerContext* sc, const v1::WriteRequest* re
     batch.samples.push_back(std::move(s));
   }
   const std::string session = request->session().empty() ? "grpc" : request->session();
-  gate_.enter();
-  Result<WriteResult> written = write_batch(*ctx_, session, std::move(batch), options_.defaults);
-  gate_.leave();
+  Result<WriteResult> written = write(*ctx_, session, std::move(batch), {});
   if (!written.ok()) {
     const Code code = written.status().code();
     if (code == Code::kInvalidArgument) {
-      counters_.invalid_frames.fetch_add(1);
       return {grpc::StatusCode::INVALID_ARGUMENT, written.status().message()};
     }
-    counters_.refused_writes.fetch_add(1);
-    counters_.error(written.status().message());
     return {code == Code::kResourceExhausted ? grpc::StatusCode::RESOURCE_EXHAUSTED
                                              : grpc::StatusCode::UNAVAILABLE,
             written.status().message()};
   }
-  counters_.writes.fetch_add(1);
   reply->set_samples(written->samples);
   reply->set_stream(written->stream);
   return grpc::Status::OK;
 }
 
 }  // namespace
+
+Result<WriteResult> write_through(runtime::Source& source, runtime::SourceContext& ctx,
+                                  std::string_view session, Batch&& batch,
+                                  const NewestLookup& newest) {
+  auto* receiver = dynamic_cast<Receiver*>(&source);
+  if (receiver == nullptr) {
+    return invalid_argument(fmt::format("source: '{}' is a {} source, not a link source",
+                                        source.name(), source.type()));
+  }
+  return receiver->write(ctx, session, std::move(batch), newest);
+}
 
 std::string write_stream_name(std::string_view session) { return "write." + std::string(session); }
 

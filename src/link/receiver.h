@@ -68,6 +68,13 @@ using NewestLookup =
 Result<WriteResult> write_batch(runtime::SourceContext& ctx, std::string_view session,
                                 Batch&& batch, const SessionDefaults& defaults = {},
                                 const NewestLookup& newest = {});
+// write_batch() through the link source `source` (whose context is `ctx`), with the session
+// defaults of its configuration: the HTTP write endpoint's path (Runtime::with_source).
+// kInvalidArgument if `source` is not a link source.
+Result<WriteResult> write_through(runtime::Source& source, runtime::SourceContext& ctx,
+                                  std::string_view session, Batch&& batch,
+                                  const NewestLookup& newest = {});
+
 // The store stream of a write session.
 std::string write_stream_name(std::string_view session);
 

@@ -52,7 +52,8 @@ class ServiceSlot {
     instance_ = std::move(instance);
   }
   // Calls f(instance) (null if there is none) with the instance held, so that a restart cannot
-  // replace it meanwhile: for other threads (status, trigger). f must not block.
+  // replace it meanwhile: for other threads (status, trigger, the write API). f must not block
+  // for long (a write waits for durability, no more).
   template <typename F>
   auto with_instance(F&& f) const {
     std::lock_guard lock(instance_mu_);
@@ -786,12 +787,22 @@ Status Runtime::attach_stream(const std::string& service, const std::string& str
   return Status::ok_status();
 }
 
-std::shared_ptr<SourceContext> Runtime::source_context(std::string_view name) {
-  std::shared_lock lock(services_mu_);
-  for (const auto& slot : slots_) {
-    if (slot->name() == name) return slot;
+Status Runtime::with_source(std::string_view name,
+                            const std::function<Status(Source&, SourceContext&)>& f) {
+  std::shared_ptr<Slot> slot;
+  {
+    std::shared_lock lock(services_mu_);
+    for (const auto& s : slots_) {
+      if (s->name() == name) slot = s;
+    }
   }
-  return nullptr;
+  if (!slot) return not_found(fmt::format("no source named '{}'", name));
+  return slot->with_instance([&](Source* source) -> Status {
+    if (source == nullptr) {
+      return Status(Code::kUnavailable, fmt::format("source '{}' is not running", name));
+    }
+    return f(*source, *slot);
+  });
 }
 
 Runtime::Runtime(Config config, RuntimeOptions options, std::unique_ptr<store::Store> store)

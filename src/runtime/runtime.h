@@ -34,6 +34,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -225,11 +226,11 @@ class Runtime {
 
   // Who this Sluice is ([instance] name, the store's directory).
   const InstanceInfo& instance() const { return instance_; }
-  // The source of that name, if it runs, for the write API: the HTTP endpoint hands its batches
-  // to the source that owns the session streams (the forward link's receiver).
-  // A source replaced or removed meanwhile refuses the data (not running); the caller answers
-  // with an error and the writer retries. Null if there is no such source.
-  std::shared_ptr<SourceContext> source_context(std::string_view name);
+  // Calls f with the running instance of the source of that name and its context, the instance
+  // held so that a restart waits until f returns (f may wait for durability, not longer).
+  // kNotFound: no such source; kUnavailable: it has no instance now (failed, disabled).
+  Status with_source(std::string_view name,
+                     const std::function<Status(Source&, SourceContext&)>& f);
 
   store::Store& store() { return *store_; }
   SeriesRegistry& series() { return *series_; }
@@ -294,7 +295,7 @@ class Runtime {
   // The vectors change only with control_mu_ and services_mu_ (exclusive) held; readers from
   // other threads hold services_mu_ shared, the controlling thread holds control_mu_.
   mutable std::shared_mutex services_mu_;
-  std::vector<std::shared_ptr<Slot>> slots_;  // shared: source_context() may outlive a swap
+  std::vector<std::shared_ptr<Slot>> slots_;  // shared: with_source() may outlive a swap
   std::vector<std::unique_ptr<SinkSlot>> sink_slots_;
   bool persist_ = false;  // the services table is in use (set by open)
 

@@ -17,7 +17,7 @@ namespace {
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 
-std::string config(bool with_link) {
+std::string config(bool with_link, std::string_view link_extra = "") {
   std::string text = R"(
 [instance]
 name = "edge-1"
@@ -30,16 +30,17 @@ dir = "data"
 name = "link"
 type = "link"
 listen = "127.0.0.1:{}"
+{}
 )",
-                        testing::free_port());
+                        testing::free_port(), link_extra);
   }
   return text;
 }
 
 class ApiWriteTest : public ::testing::Test {
  protected:
-  void start(bool with_link) {
-    ASSERT_TRUE(harness_.start(dir_, config(with_link), {.auth = true}));
+  void start(bool with_link, std::string_view link_extra = "") {
+    ASSERT_TRUE(harness_.start(dir_, config(with_link, link_extra), {.auth = true}));
     ASSERT_TRUE(
         harness_.auth()->users().create("otto", "operator password 1", auth::Role::kOperator).ok());
     ASSERT_TRUE(
@@ -173,6 +174,41 @@ TEST_F(ApiWriteTest, WritingNeedsAnOperatorToken) {
   EXPECT_EQ(write(body, "slu_not-a-real-token").status, 401);
   EXPECT_EQ(write(body, viewer_).status, 403);
   EXPECT_EQ(write(body, operator_).status, 200);
+}
+
+TEST_F(ApiWriteTest, AnIdleSessionClosesAndNoDataMarksWhereLoggingStopped) {
+  // The link source's session defaults apply to the sessions written over HTTP.
+  start(true, "inactive_timeout = \"1s\"\nwrite_nodata_on_close = true\n");
+  const json body = {{"session", "oven"},
+                     {"samples",
+                      {{{"series", "Oven.Temp"}, {"ts", 1'000}, {"value", 180.5}},
+                       {{"series", "Oven.Door"}, {"ts", 2'000}, {"value", false}}}}};
+  ASSERT_EQ(write(body, operator_).status, 200);
+  std::vector<Sample> samples;
+  ASSERT_TRUE(testing::eventually([&] {
+    samples = stored("write.oven");
+    return samples.size() == 4;
+  })) << samples.size()
+      << " samples";
+  std::map<std::string, std::vector<Sample>> by_series;
+  for (const Sample& s : samples) by_series[s.series].push_back(s);
+  ASSERT_EQ(by_series["Oven.Temp"].size(), 2u);
+  ASSERT_EQ(by_series["Oven.Door"].size(), 2u);
+  // Just after each series' last sample, a Bad_NoData mark.
+  EXPECT_EQ(by_series["Oven.Temp"][1].ts, 1'001);
+  EXPECT_EQ(by_series["Oven.Temp"][1].quality, quality::kBadNoData);
+  EXPECT_EQ(by_series["Oven.Door"][1].ts, 2'001);
+  EXPECT_EQ(by_series["Oven.Door"][1].quality, quality::kBadNoData);
+  // Closed once: no second mark while it stays idle; new input opens it again.
+  const json meta = json::parse(harness_.runtime()->store().stream_meta("write.oven").value());
+  EXPECT_EQ(meta["session"]["settings"]["inactive_timeout_ms"], 1000);
+  ASSERT_EQ(write({{"session", "oven"},
+                   {"samples", {{{"series", "Oven.Temp"}, {"ts", 5'000}, {"value", 181.0}}}}},
+                  operator_)
+                .status,
+            200);
+  ASSERT_TRUE(testing::eventually([&] { return stored("write.oven").size() == 6; }));
+  EXPECT_EQ(stored("write.oven").back().quality, quality::kBadNoData);
 }
 
 TEST_F(ApiWriteTest, WithoutALinkSourceTheAnswerSaysWhatToConfigure) {
