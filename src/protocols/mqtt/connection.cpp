@@ -281,6 +281,16 @@ class Connection::Impl {
         pump();
         io_.run_one_for(std::chrono::milliseconds(10));
       }
+      // Then wait (briefly) for the broker to close its side, as it does once it read the
+      // DISCONNECT. Closing while its last packets (a PUBREL, say) are unread would reset the
+      // connection, and on a reset the broker may drop what we sent just before: our last
+      // acknowledgements, so it would send those messages again.
+      const auto linger = std::min(deadline, SteadyClock::now() + std::chrono::seconds(1));
+      while (failure_.empty() && SteadyClock::now() < linger) {
+        pump();
+        io_.run_one_for(std::chrono::milliseconds(10));
+        in_.clear();
+      }
     }
     close();
   }
