@@ -781,6 +781,7 @@ Result<Config> load_config(const std::string& path, const SourceTypes& types,
 std::string describe_config(const Config& config) {
   const store::StoreOptions& s = config.store;
   std::ostringstream out;
+  out << "instance: " << config.instance.name << "\n";
   out << "store: " << s.dir << "\n";
   out << "  segments of " << format_size(s.segment_bytes) << ", sync ";
   if (s.sync_policy == store::SyncPolicy::kInterval) {

@@ -747,3 +747,29 @@ TEST(UnitsTest, FormattedSizesAndDurationsParseBackToThemselves) {
 
 }  // namespace
 }  // namespace sluice::runtime
+
+namespace sluice::runtime {
+namespace {
+
+TEST(ConfigTest, InstanceNameIsCheckedAndDefaultsToTheHostName) {
+  const Config named = parse_ok("[instance]\nname = \"plant-b.line_2\"\n[store]\ndir = \"d\"\n");
+  EXPECT_EQ(named.instance.name, "plant-b.line_2");
+  EXPECT_THAT(describe_config(named), HasSubstr("instance: plant-b.line_2"));
+  const Config unnamed = parse_ok("[store]\ndir = \"d\"\n");
+  EXPECT_FALSE(unnamed.instance.name.empty());
+  EXPECT_NE(unnamed.instance.name.front(), '.');
+  for (const char* bad : {"\"\"", "\".hidden\"", "\"a b\"", "\"a/b\"", "3"}) {
+    const std::vector<ConfigError> errors =
+        parse_errors(std::string("[instance]\nname = ") + bad + "\n[store]\ndir = \"d\"\n");
+    ASSERT_EQ(errors.size(), 1u) << bad;
+    EXPECT_EQ(errors[0].key, "instance.name") << bad;
+    EXPECT_EQ(errors[0].line, 2) << bad;
+  }
+  const std::vector<ConfigError> unknown =
+      parse_errors("[instance]\nname = \"a\"\nnmae = \"b\"\n[store]\ndir = \"d\"\n");
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0].key, "instance.nmae");
+}
+
+}  // namespace
+}  // namespace sluice::runtime
