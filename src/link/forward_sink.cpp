@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -22,6 +24,9 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr int64_t kMs = 1'000'000;
+// Acknowledged frames are committed at most this often while others are in flight: a commit
+// costs an fsync of the cursor file, and replies may come much faster than that.
+constexpr int64_t kCommitIntervalNs = 20 * kMs;
 
 const char* grpc_code_name(grpc::StatusCode code) {
   switch (code) {
@@ -73,6 +78,9 @@ class ForwardSink final : public runtime::Sink {
     std::string stream;   // empty for an open
     std::string session;  // the session id
     uint64_t samples = 0;
+    int64_t sent_at = 0;  // monotonic
+    // For a batch: the read mark right after its samples, committed once it is acknowledged.
+    std::optional<runtime::SinkContext::ReadMark> mark;
   };
 
   Status connect(runtime::SinkContext& ctx);
@@ -306,7 +314,8 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
   uint64_t tag = 0;
   bool healthy_once = false;
   milliseconds throttle = options_.retry_min;
-  std::vector<InFlight> inflight;
+  // The window, oldest first: replies come in this order.
+  std::deque<InFlight> inflight;
   v1::ForwardFrame frame;
   runtime::SinkItem item;
   // Open every session first: the receiver's answers (or its refusal of this sender) are known
@@ -319,7 +328,8 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
       frame.set_tag(++tag);
       *frame.mutable_open()->mutable_session() = session_of(info, me);
       if (!call->Write(frame)) return broken("opening the sessions");
-      inflight.push_back({tag, info.stream, frame.open().session().id(), 0});
+      inflight.push_back(
+          {.tag = tag, .stream = info.stream, .session = frame.open().session().id()});
     }
     for (const InFlight& f : inflight) {
       if (!call->Read(&reply)) return broken("opening the sessions");
@@ -341,9 +351,59 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
     set_health(runtime::HealthState::kHealthy);
     healthy_once = true;
   }
+  // Pipelined: up to max_in_flight batch frames stay outstanding; each reply frees a place for
+  // the next frame. An acknowledged frame's mark is committed (see kCommitIntervalNs), so the
+  // cursors never pass a frame that is not acknowledged, nor one after a refused frame.
+  uint32_t batches_in_flight = 0;
+  std::optional<runtime::SinkContext::ReadMark> acked;  // acknowledged, not yet committed
+  uint64_t acked_samples = 0;
+  int64_t committed_at = ctx.clock().monotonic();
+  auto commit_acked = [&]() -> Status {
+    if (!acked) return Status::ok_status();
+    SLUICE_RETURN_IF_ERROR(ctx.commit_to(*acked));
+    acked.reset();
+    samples_acknowledged_.fetch_add(acked_samples, std::memory_order_relaxed);
+    acked_samples = 0;
+    committed_at = ctx.clock().monotonic();
+    return Status::ok_status();
+  };
+  // The call broke: what was acknowledged is kept (the receiver has it durably) and the rest
+  // is sent again on the next call.
+  auto broken_after_acks = [&](const char* what) {
+    Status committed = commit_acked();
+    Status st = broken(what);
+    return committed.ok() ? st : committed;
+  };
+  // Reads the reply to the oldest frame in flight and takes it off the window.
+  v1::ForwardReply reply;
+  auto next_reply = [&](InFlight* f) -> Status {
+    if (!call->Read(&reply)) return broken_after_acks("waiting for replies");
+    *f = std::move(inflight.front());
+    inflight.pop_front();
+    if (f->mark) --batches_in_flight;
+    if (reply.tag() != f->tag) {
+      Status committed = commit_acked();
+      if (!committed.ok()) return committed;
+      return Status(Code::kUnavailable,
+                    fmt::format("reply for frame {} came where {} was expected; reconnecting",
+                                reply.tag(), f->tag));
+    }
+    {
+      std::lock_guard lock(state_mu_);
+      receiver_ = reply.receiver();
+    }
+    last_rtt_us_.store((ctx.clock().monotonic() - f->sent_at) / 1000, std::memory_order_relaxed);
+    if (reply.code() == v1::DUPLICATE) duplicates_.fetch_add(1, std::memory_order_relaxed);
+    return Status::ok_status();
+  };
+  auto refusal = [&]() {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return fmt::format("{}: {}", v1::ReplyCode_Name(reply.code()), reply.message());
+  };
+  InFlight f;
   while (!ctx.stopping()) {
     update_holds(ctx);
-    if (!options_.lazy) {
+    if (inflight.empty() && !options_.lazy) {
       // Buffered: let a small backlog fill frames for up to `linger`.
       uint64_t backlog = 0;
       for (const auto& [stream, info] : infos_) backlog += info.backlog;
@@ -351,13 +411,12 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
         ctx.sleep_until(ctx.clock().monotonic() + options_.linger.count() * kMs);
       }
     }
-    inflight.clear();
-    uint32_t batches = 0;
-    const int64_t sent_at = ctx.clock().monotonic();
-    while (batches < options_.max_in_flight) {
+    // Fill the window.
+    while (batches_in_flight < options_.max_in_flight) {
       Result<bool> got = ctx.read(options_.batch_samples, &item);
       if (!got.ok()) return got.status();
       if (!*got) break;
+      runtime::SinkContext::ReadMark after = ctx.mark();
       if (!opened.contains(item.stream)) {
         runtime::SinkContext::StreamInfo info;
         if (auto it = infos_.find(item.stream); it != infos_.end()) {
@@ -369,8 +428,10 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
         frame.Clear();
         frame.set_tag(++tag);
         *frame.mutable_open()->mutable_session() = session_of(info, me);
-        if (!call->Write(frame)) return broken("opening a session");
-        inflight.push_back({tag, "", frame.open().session().id(), 0});
+        if (!call->Write(frame)) return broken_after_acks("opening a session");
+        inflight.push_back({.tag = tag,
+                            .session = frame.open().session().id(),
+                            .sent_at = ctx.clock().monotonic()});
         opened.insert(item.stream);
       }
       const v1::SessionInfo& session = sessions_.at(item.stream);
@@ -380,73 +441,73 @@ Status ForwardSink::run_call(runtime::SinkContext& ctx) {
       b->set_session(session.id());
       b->set_first_seq(item.first_seq);
       SLUICE_RETURN_IF_ERROR(encode_wire_batch(item.batch, {}, b->mutable_batch()));
-      if (!call->Write(frame)) return broken("sending a batch");
+      if (!call->Write(frame)) return broken_after_acks("sending a batch");
       frames_.fetch_add(1, std::memory_order_relaxed);
       samples_sent_.fetch_add(item.batch.size(), std::memory_order_relaxed);
-      inflight.push_back({tag, item.stream, session.id(), item.batch.size()});
-      ++batches;
+      inflight.push_back({.tag = tag,
+                          .stream = item.stream,
+                          .session = session.id(),
+                          .samples = item.batch.size(),
+                          .sent_at = ctx.clock().monotonic(),
+                          .mark = std::move(after)});
+      ++batches_in_flight;
     }
     if (inflight.empty()) {
+      SLUICE_RETURN_IF_ERROR(commit_acked());
       ctx.sleep_until(ctx.clock().monotonic() +
                       (options_.lazy ? 10 : options_.linger.count()) * kMs);
       continue;
     }
-    // The replies, in order. Any refusal: nothing of this round is committed; it is sent again.
-    std::string refused;
-    std::string refused_stream;
-    uint64_t acknowledged = 0;
-    v1::ForwardReply reply;
-    for (const InFlight& f : inflight) {
-      if (!call->Read(&reply)) return broken("waiting for replies");
-      if (reply.tag() != f.tag) {
-        return Status(Code::kUnavailable, fmt::format("reply for frame {} came where {} was "
-                                                      "expected; reconnecting",
-                                                      reply.tag(), f.tag));
-      }
-      {
-        std::lock_guard lock(state_mu_);
-        receiver_ = reply.receiver();
-      }
+    // The oldest frame's reply.
+    SLUICE_RETURN_IF_ERROR(next_reply(&f));
+    switch (reply.code()) {
+      case v1::OK:
+      case v1::GAP:
+      case v1::DUPLICATE:
+        if (f.mark) {
+          acked = std::move(f.mark);
+          acked_samples += f.samples;
+        }
+        if (inflight.empty() || ctx.clock().monotonic() - committed_at >= kCommitIntervalNs) {
+          SLUICE_RETURN_IF_ERROR(commit_acked());
+        }
+        throttle = options_.retry_min;
+        if (!healthy_once) {
+          set_health(runtime::HealthState::kHealthy);
+          set_all("open", "");
+          healthy_once = true;
+        }
+        continue;
+      default: break;
+    }
+    // Refused: nothing from this frame on is committed; it is all sent again after a back-off.
+    // What was acknowledged before it is kept. The replies still due are read first, so the
+    // next frame's reply is not mistaken for one of them.
+    const std::string refused = refusal();
+    const std::string refused_stream = f.stream;
+    SLUICE_RETURN_IF_ERROR(commit_acked());
+    while (!inflight.empty()) {
+      SLUICE_RETURN_IF_ERROR(next_reply(&f));
       switch (reply.code()) {
         case v1::OK:
-        case v1::GAP: acknowledged += f.samples; break;
-        case v1::DUPLICATE:
-          acknowledged += f.samples;
-          duplicates_.fetch_add(1, std::memory_order_relaxed);
-          break;
-        default:
-          if (refused.empty()) {
-            refused = fmt::format("{}: {}", v1::ReplyCode_Name(reply.code()), reply.message());
-            refused_stream = f.stream;
-          }
-          refused_.fetch_add(1, std::memory_order_relaxed);
-          break;
+        case v1::GAP:
+        case v1::DUPLICATE: break;
+        default: (void)refusal(); break;
       }
     }
-    last_rtt_us_.store((ctx.clock().monotonic() - sent_at) / 1000, std::memory_order_relaxed);
-    if (!refused.empty()) {
-      // Throttled: connected, but the receiver does not take the data. Back off, show why.
-      ctx.rewind();
-      note_error(refused);
-      if (!refused_stream.empty()) set_state(refused_stream, "throttled", refused);
-      set_health(runtime::HealthState::kWarning,
-                 fmt::format("the receiver refuses data: {}; retrying in {} ms", refused,
-                             throttle.count()));
-      spdlog::warn("sink '{}': receiver refused a batch: {}", name(), refused);
-      healthy_once = false;
-      ctx.sleep_until(ctx.clock().monotonic() + throttle.count() * kMs);
-      throttle = std::min(throttle * 2, options_.retry_max);
-      continue;
-    }
-    SLUICE_RETURN_IF_ERROR(ctx.commit());
-    samples_acknowledged_.fetch_add(acknowledged, std::memory_order_relaxed);
-    throttle = options_.retry_min;
-    if (!healthy_once) {
-      set_health(runtime::HealthState::kHealthy);
-      set_all("open", "");
-      healthy_once = true;
-    }
+    // Throttled: connected, but the receiver does not take the data. Back off, show why.
+    ctx.rewind();
+    note_error(refused);
+    if (!refused_stream.empty()) set_state(refused_stream, "throttled", refused);
+    set_health(
+        runtime::HealthState::kWarning,
+        fmt::format("the receiver refuses data: {}; retrying in {} ms", refused, throttle.count()));
+    spdlog::warn("sink '{}': receiver refused a batch: {}", name(), refused);
+    healthy_once = false;
+    ctx.sleep_until(ctx.clock().monotonic() + throttle.count() * kMs);
+    throttle = std::min(throttle * 2, options_.retry_max);
   }
+  SLUICE_RETURN_IF_ERROR(commit_acked());
   call->WritesDone();
   cc.TryCancel();
   return Status::ok_status();

@@ -518,6 +518,10 @@ grpc::Status Receiver::Forward(
     }
   });
   std::map<std::string, bool> opened;  // sessions opened on this call
+  // Sessions with a refused batch on this call, and its first sequence: a later batch of theirs
+  // is refused too until that one is sent again, so that a refusal never leaves a gap the resend
+  // would then fall into (and be taken for a duplicate).
+  std::map<std::string, uint64_t> refused;
   v1::ForwardFrame frame;
   while (stream->Read(&frame)) {
     Pending p;
@@ -532,8 +536,19 @@ grpc::Status Receiver::Forward(
             fmt::format("session '{}' was not opened on this call; send SessionOpen first",
                         frame.batch().session()));
         counters_.invalid_frames.fetch_add(1);
+      } else if (auto r = refused.find(frame.batch().session());
+                 r != refused.end() && frame.batch().first_seq() > r->second) {
+        p.reply.set_session(frame.batch().session());
+        p.reply.set_code(v1::REFUSED);
+        p.reply.set_message(
+            fmt::format("an earlier batch of this session (at {}) was refused; send it again first",
+                        r->second));
       } else {
+        if (r != refused.end()) refused.erase(r);  // the refused batch, sent again
         p.reply = append(frame.batch(), &p.stream);
+        if (p.reply.code() == v1::REFUSED) {
+          refused[frame.batch().session()] = frame.batch().first_seq();
+        }
       }
     } else {
       counters_.invalid_frames.fetch_add(1);

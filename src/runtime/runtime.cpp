@@ -398,7 +398,13 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
 
 // A sink with everything the runtime keeps for it. It is the sink's SinkContext: one reader per
 // stream the sink takes data from, positioned at the sink's cursor; commit() moves the cursors
-// to where the readers are.
+// to where the readers are, commit_to() to where they were at a mark.
+//
+// Marks: per stream, `reads` counts the samples read since the reader was last placed at the
+// cursor (read_epoch: a rewind or a new instance places it again and voids older marks), and
+// `committed` how many of them a commit covered; a commit counts the difference as delivered.
+// seek_epoch changes when a purge moves the reader on: a mark from before it keeps its samples
+// counted but does not move that cursor (it is ahead already).
 //
 // Sessions: each stream of the sink may be paused (read() skips it; what was read from it before
 // is committed as usual) or purged (the store moves the cursor to the readable end; the reader is
@@ -431,6 +437,7 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
         SLUICE_ASSIGN_OR_RETURN(store::CursorInfo cur, store_.cursor(streams_[i], config_.name));
         reader->seek(cur.next_seq);
         ps.reseek = false;
+        ++ps.seek_epoch;
       }
       store::ReadItem item;
       SLUICE_ASSIGN_OR_RETURN(bool got, reader->next(max_samples, &item));
@@ -438,26 +445,44 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
       out->stream = streams_[i];
       out->first_seq = item.first_seq;
       out->batch = std::move(item.batch);
-      read_samples_ += out->batch.size();
-      ps.read += out->batch.size();
+      ps.reads += out->batch.size();
       return true;
     }
     return false;
   }
 
-  Status commit() override {
+  Status commit() override { return commit_to(mark()); }
+
+  ReadMark mark() const override {
     std::lock_guard lock(read_mu_);
-    for (size_t i = 0; i < streams_.size(); ++i) {
-      PerStream& ps = per_stream_[i];
-      if (!ps.reader || ps.reseek) continue;  // reseek: purged; its cursor is ahead already
-      const uint64_t pos = ps.reader->position();
-      SLUICE_RETURN_IF_ERROR(store_.commit_cursor(streams_[i], config_.name, pos));
+    ReadMark m;
+    m.streams.reserve(per_stream_.size());
+    for (const PerStream& ps : per_stream_) {
+      m.streams.push_back({.position = ps.reader ? ps.reader->position() : 0,
+                           .read = ps.reads,
+                           .read_epoch = ps.read_epoch,
+                           .seek_epoch = ps.seek_epoch});
     }
-    delivered_.fetch_add(read_samples_, std::memory_order_relaxed);
-    read_samples_ = 0;
-    for (PerStream& ps : per_stream_) {
-      ps.delivered += ps.read;
-      ps.read = 0;
+    return m;
+  }
+
+  Status commit_to(const ReadMark& mark) override {
+    std::lock_guard lock(read_mu_);
+    // Streams added after the mark are not in it: nothing of them is covered.
+    const size_t n = std::min(mark.streams.size(), per_stream_.size());
+    for (size_t i = 0; i < n; ++i) {
+      PerStream& ps = per_stream_[i];
+      const ReadMark::Stream& m = mark.streams[i];
+      // Rewound since (its reads are void), or no further than the last commit.
+      if (m.read_epoch != ps.read_epoch || m.read <= ps.committed) continue;
+      // reseek or another seek epoch: purged since; its cursor is ahead already.
+      if (ps.reader && !ps.reseek && m.seek_epoch == ps.seek_epoch) {
+        SLUICE_RETURN_IF_ERROR(store_.commit_cursor(streams_[i], config_.name, m.position));
+      }
+      const uint64_t samples = m.read - ps.committed;
+      ps.committed = m.read;
+      ps.delivered += samples;
+      delivered_.fetch_add(samples, std::memory_order_relaxed);
     }
     return Status::ok_status();
   }
@@ -466,15 +491,15 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
     std::lock_guard lock(read_mu_);
     for (size_t i = 0; i < streams_.size(); ++i) {
       PerStream& ps = per_stream_[i];
-      if (!ps.reader) continue;
-      auto cur = store_.cursor(streams_[i], config_.name);
-      if (cur.ok()) {
-        ps.reader->seek(cur->next_seq);
-        ps.reseek = false;
+      if (ps.reader) {
+        auto cur = store_.cursor(streams_[i], config_.name);
+        if (cur.ok()) {
+          ps.reader->seek(cur->next_seq);
+          ps.reseek = false;
+        }
       }
-      ps.read = 0;
+      ps.new_read_epoch();
     }
-    read_samples_ = 0;
   }
 
   uint64_t backlog() const override {
@@ -542,11 +567,10 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
     std::lock_guard lock(read_mu_);
     for (PerStream& ps : per_stream_) {
       ps.reader.reset();
-      ps.read = 0;
       ps.reseek = false;
       ps.held = false;
+      ps.new_read_epoch();
     }
-    read_samples_ = 0;
   }
   // The session on stream_names()[i]; see the class comment. Any thread.
   void set_paused(size_t i, bool paused) {
@@ -560,7 +584,10 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   Result<store::PurgeReport> purge(size_t i) {
     std::lock_guard lock(read_mu_);
     Result<store::PurgeReport> report = store_.purge(streams_.at(i), config_.name);
-    if (report.ok()) per_stream_[i].reseek = true;
+    if (report.ok()) {
+      per_stream_[i].reseek = true;
+      ++per_stream_[i].seek_epoch;
+    }
     return report;
   }
   uint64_t delivered_from(size_t i) const {
@@ -601,8 +628,18 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
     bool paused = false;                          // by an operator
     bool held = false;                            // by the sink (set_held)
     bool reseek = false;                          // purged: the reader must follow the cursor
-    uint64_t read = 0;                            // read, not yet committed
-    uint64_t delivered = 0;                       // committed since the slot began
+    uint64_t reads = 0;       // read since read_epoch began (see the class comment)
+    uint64_t committed = 0;   // of `reads`, covered by a commit
+    uint64_t read_epoch = 0;  // the reader's placement at the cursor
+    uint64_t seek_epoch = 0;  // bumped when a purge moves the reader on
+    uint64_t delivered = 0;   // committed since the slot began
+
+    // The reader is placed at the cursor again: what was read and not committed is void.
+    void new_read_epoch() {
+      ++read_epoch;
+      reads = 0;
+      committed = 0;
+    }
   };
 
   Result<store::StreamReader*> reader_for(size_t i) {  // read_mu_ held
@@ -624,7 +661,6 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
   std::vector<std::string> streams_;
   std::deque<PerStream> per_stream_;
   size_t next_stream_ = 0;
-  uint64_t read_samples_ = 0;
 
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> restarts_{0};

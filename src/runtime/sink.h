@@ -37,9 +37,32 @@ class SinkContext {
   // when nothing is readable now.
   virtual Result<bool> read(size_t max_samples, SinkItem* out) = 0;
   // Everything read() returned so far has been delivered: the cursors move past it, durably.
+  // The same as commit_to(mark()).
   virtual Status commit() = 0;
-  // The delivery failed: the next read() starts again at the cursors.
+  // The delivery failed: the next read() starts again at the cursors. Every mark taken before
+  // is void (commit_to ignores it).
   virtual void rewind() = 0;
+
+  // Where the reads have got to, for a sink that delivers in pieces while it reads on (the
+  // forward link's window): it takes a mark after reading what a piece holds, and once the
+  // destination confirmed the piece, commits up to that mark. Opaque to the sink: per stream,
+  // in the context's order, the reader's position and the samples read up to it.
+  struct ReadMark {
+    struct Stream {
+      uint64_t position = 0;    // the next sequence to read
+      uint64_t read = 0;        // samples read since the readers were last placed at the cursors
+      uint64_t read_epoch = 0;  // which placement (a rewind or a restart begins a new one)
+      uint64_t seek_epoch = 0;  // which reader position (a purge moves the reader on)
+    };
+    std::vector<Stream> streams;
+  };
+  // The positions after everything read() returned so far.
+  virtual ReadMark mark() const = 0;
+  // Everything read() returned up to `mark` has been delivered: the cursors move to the mark's
+  // positions, durably (one fsync per stream moved). Never moves a cursor backwards (an older
+  // mark than the last one committed is a no-op), leaves alone a stream purged since the mark
+  // (its cursor is ahead already) and ignores a mark taken before a rewind.
+  virtual Status commit_to(const ReadMark& mark) = 0;
   // Samples readable now but not yet committed, over the sink's streams (its lag).
   virtual uint64_t backlog() const = 0;
 

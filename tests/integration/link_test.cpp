@@ -458,6 +458,50 @@ TEST_F(LinkTest, FullReceiverThrottlesTheSenderWhichKeepsItsData) {
   }
 }
 
+TEST_F(LinkTest, AfterARefusedBatchLaterOnesWaitSoTheResendIsNeverTakenForADuplicate) {
+  // B's store refuses what does not fit. A refused batch k followed by a batch k+1 that fits
+  // must not leave a gap (k would then be "below what is held" and lost as a duplicate).
+  LinkInstance b;
+  ASSERT_TRUE(b.start(dir_, "b",
+                      b_config(fingerprints({client_.fingerprint}),
+                               "segment_size = \"64KiB\"\nmax_size = \"128KiB\"\n"
+                               "full_policy = \"drop_newest\"\n"),
+                      types_));
+  ASSERT_TRUE(b.wait_listening("link"));
+  auto link = stub(&client_.identity);
+  const linkpb::SessionInfo session = test_session();
+  const std::string id = session.id();
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> printable(33, 126);
+  Batch big;
+  for (int i = 0; i < 4000; ++i) {
+    std::string v(100, ' ');
+    for (char& c : v) c = static_cast<char>(printable(rng));
+    big.samples.push_back({"big.text", 1'700'000'000'000'000'000 + i, v, quality::kGood});
+  }
+  ForwardCall call(*link);
+  auto r = call.open(session);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->code(), linkpb::OK) << r->message();
+  r = call.send(batch_frame(id, 0, big));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code(), linkpb::REFUSED) << r->message();
+  // The next batch would fit, but an earlier one of its session is missing.
+  r = call.send(batch_frame(id, 4000, numbered_batch(4000, 10, 0)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code(), linkpb::REFUSED) << r->message();
+  EXPECT_NE(r->message().find("send it again first"), std::string::npos) << r->message();
+  EXPECT_EQ(testing::readable_count(b.rt().store(), id), 0u);
+  // The refused batch sent again (now small enough to fit: the sender cut it differently).
+  r = call.send(batch_frame(id, 0, numbered_batch(0, 10, 0)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code(), linkpb::OK) << r->message();
+  r = call.send(batch_frame(id, 10, numbered_batch(10, 10, 0)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code(), linkpb::OK) << r->message();
+  EXPECT_EQ(testing::readable_count(b.rt().store(), id), 20u);
+}
+
 // ---- e. the write API over gRPC -------------------------------------------------------------
 
 TEST_F(LinkAuthTest, WriteWithATokenStoresDurablyInTheWriteSessionStream) {

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -659,6 +661,179 @@ TEST(RuntimeChangesTest, WithoutTheConfigTextChangesAreRefusedAndNothingIsKept) 
   EXPECT_EQ(st.code(), Code::kFailedPrecondition);
   EXPECT_THAT(st.message(), HasSubstr("config_text"));
   EXPECT_EQ(find((*rt)->sources(), "a").mode, Mode::kIdle);
+}
+
+// ---- Read marks: committing part of what was read ----------------------------------------
+
+// A source that ingests three batches of ten samples (sequences 0 .. 29), then waits.
+class TenTimesThreeSource final : public Source {
+ public:
+  using Source::Source;
+  std::string_view type() const override { return "ten_times_three"; }
+  Status start(SourceContext& ctx) override {
+    for (int b = 0; b < 3; ++b) {
+      Batch batch;
+      for (int i = 0; i < 10; ++i) {
+        batch.samples.push_back(Sample{"x", ctx.clock().now(), double(b * 10 + i)});
+      }
+      auto r = ctx.ingest(std::move(batch));
+      if (!r.ok()) return r.status();
+    }
+    set_health(HealthState::kHealthy);
+    while (ctx.sleep_until(ctx.clock().monotonic() + 3'600'000'000'000)) {
+    }
+    return Status::ok_status();
+  }
+};
+
+// The steps a MarkingSink takes, one at a time as the test allows, and what it saw.
+struct MarkScript {
+  std::mutex mu;
+  std::condition_variable cv;
+  int allowed = 0;                      // guarded by mu
+  int done = 0;                         // guarded by mu
+  std::vector<uint64_t> backlog_after;  // per step; guarded by mu
+  std::vector<uint64_t> first_seqs;     // of every read; guarded by mu
+  std::string error;                    // guarded by mu
+
+  // Test side: lets step `n` run and waits until it has (bounded).
+  bool run(int n) {
+    std::unique_lock lock(mu);
+    allowed = n;
+    cv.notify_all();
+    return cv.wait_for(lock, std::chrono::seconds(20), [&] {
+      return done >= n || !error.empty();
+    }) && error.empty();
+  }
+};
+MarkScript* g_mark_script = nullptr;
+
+// Reads 0 .. 9, 10 .. 19, 20 .. 29 with a mark after each (m1, m2, m3), then:
+// 1: commit_to(m1); 2: commit_to(m2), then commit_to(m1) (older: no-op);
+// 3: rewind, read once (from the committed mark), commit_to(m3) (from before the rewind: void);
+// 4: commit().
+class MarkingSink final : public Sink {
+ public:
+  using Sink::Sink;
+  std::string_view type() const override { return "marking"; }
+  Status start(SinkContext& ctx) override {
+    MarkScript& script = *g_mark_script;
+    while (ctx.backlog() < 30) {
+      if (!ctx.sleep_until(ctx.clock().monotonic() + 5'000'000)) return Status::ok_status();
+    }
+    SinkItem item;
+    std::vector<SinkContext::ReadMark> marks;
+    auto read_one = [&]() -> Status {
+      Result<bool> got = ctx.read(10, &item);
+      if (!got.ok()) return got.status();
+      if (!*got) return failed_precondition("nothing to read");
+      std::lock_guard lock(script.mu);
+      script.first_seqs.push_back(item.first_seq);
+      return Status::ok_status();
+    };
+    for (int i = 0; i < 3; ++i) {
+      SLUICE_RETURN_IF_ERROR(read_one());
+      marks.push_back(ctx.mark());
+    }
+    const std::vector<std::function<Status()>> steps = {
+        [&] { return ctx.commit_to(marks[0]); },
+        [&]() -> Status {
+          SLUICE_RETURN_IF_ERROR(ctx.commit_to(marks[1]));
+          return ctx.commit_to(marks[0]);
+        },
+        [&]() -> Status {
+          ctx.rewind();
+          SLUICE_RETURN_IF_ERROR(read_one());
+          return ctx.commit_to(marks[2]);
+        },
+        [&] { return ctx.commit(); },
+    };
+    for (size_t i = 0; i < steps.size(); ++i) {
+      {
+        std::unique_lock lock(script.mu);
+        while (script.allowed <= static_cast<int>(i)) {
+          if (ctx.stopping()) return Status::ok_status();
+          script.cv.wait_for(lock, std::chrono::milliseconds(10));
+        }
+      }
+      Status st = steps[i]();
+      std::lock_guard lock(script.mu);
+      if (!st.ok()) script.error = st.to_string();
+      script.backlog_after.push_back(ctx.backlog());
+      script.done = static_cast<int>(i) + 1;
+      script.cv.notify_all();
+    }
+    while (ctx.sleep_until(ctx.clock().monotonic() + 3'600'000'000'000)) {
+    }
+    return Status::ok_status();
+  }
+};
+
+TEST(RuntimeSinkTest, CommitToAMarkMovesTheCursorOnlyThatFarAndRewindRereadsFromIt) {
+  MarkScript script;
+  g_mark_script = &script;
+  SourceTypes types = test_types();
+  types.add({"ten_times_three", [](ConfigTable&) -> std::shared_ptr<const SourceSettings> {
+               class S final : public SourceSettings {
+                public:
+                 std::string summary() const override { return "30 samples"; }
+                 Result<std::unique_ptr<Source>> create(const std::string& name) const override {
+                   return std::unique_ptr<Source>(std::make_unique<TenTimesThreeSource>(name));
+                 }
+               };
+               return std::make_shared<S>();
+             }});
+  types.add_sink({"marking", [](ConfigTable&) -> std::shared_ptr<const SinkSettings> {
+                    class S final : public SinkSettings {
+                     public:
+                      std::string summary() const override { return "marks"; }
+                      Result<std::unique_ptr<Sink>> create(const std::string& name) const override {
+                        return std::unique_ptr<Sink>(std::make_unique<MarkingSink>(name));
+                      }
+                    };
+                    return std::make_shared<S>();
+                  }});
+  Result<Config> config = parse_config(R"(
+[store]
+dir = "data"
+sync = "every_batch"
+[log]
+status_interval = 0
+[[sources]]
+name = "t"
+type = "ten_times_three"
+[[sinks]]
+name = "out"
+type = "marking"
+)",
+                                       "/mem/sluice.toml", types);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  MemEnv env;
+  Result<std::unique_ptr<Runtime>> rt = Runtime::open(*config, {.env = &env});
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  ASSERT_TRUE((*rt)->start().ok());
+  auto delivered = [&] { return find_sink((*rt)->sinks(), "out").delivered; };
+
+  ASSERT_TRUE(script.run(1)) << script.error;
+  EXPECT_EQ(script.backlog_after.back(), 20u) << "the cursor is at m1 (10), not at 30";
+  EXPECT_EQ(delivered(), 10u);
+
+  ASSERT_TRUE(script.run(2)) << script.error;
+  EXPECT_EQ(script.backlog_after.back(), 10u) << "at m2 (20); the older m1 did not move it back";
+  EXPECT_EQ(delivered(), 20u);
+
+  ASSERT_TRUE(script.run(3)) << script.error;
+  EXPECT_EQ(script.first_seqs, (std::vector<uint64_t>{0, 10, 20, 20}))
+      << "after the rewind the read starts again at the committed mark";
+  EXPECT_EQ(script.backlog_after.back(), 10u) << "a mark from before the rewind is void";
+  EXPECT_EQ(delivered(), 20u);
+
+  ASSERT_TRUE(script.run(4)) << script.error;
+  EXPECT_EQ(script.backlog_after.back(), 0u);
+  EXPECT_EQ(delivered(), 30u) << "the re-read samples are counted once";
+
+  ASSERT_TRUE((*rt)->stop().ok());
+  g_mark_script = nullptr;
 }
 
 }  // namespace
