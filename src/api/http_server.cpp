@@ -434,8 +434,26 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
       });
     } else {
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      stream_.socket().close(ignored);
+      // Read and drop what the client still sends (the rest of a refused body) for a moment
+      // before closing: closing with unread data resets the connection, and on a reset the
+      // client may lose the answer it was sent (a 413 would read as "connection reset").
+      linger_.resize(64 * 1024);
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(1));
+      drain();
     }
+  }
+
+  void drain() {
+    stream_.async_read_some(asio::buffer(linger_), [self = this->shared_from_this()](
+                                                       beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > kMaxLingerBytes) {
+        boost::system::error_code ignore;
+        beast::get_lowest_layer(self->stream_).socket().close(ignore);
+        return;
+      }
+      self->drain();
+    });
   }
 
   HttpServer::Impl& server_;
@@ -444,6 +462,10 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   std::string client_;
+  // A closing connection's reads of what the client still sends (close()).
+  static constexpr size_t kMaxLingerBytes = 16u << 20;
+  std::string linger_;
+  size_t drained_ = 0;
 };
 
 }  // namespace
