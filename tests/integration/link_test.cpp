@@ -65,6 +65,20 @@ Batch numbered_batch(uint64_t first_seq, int n, double base) {
   return b;
 }
 
+// 4000 strings of 100 random printable bytes: about 400 KB that compress poorly (more than a
+// 128 KiB store holds).
+Batch incompressible_batch(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> printable(33, 126);
+  Batch big;
+  for (int i = 0; i < 4000; ++i) {
+    std::string v(100, ' ');
+    for (char& c : v) c = static_cast<char>(printable(rng));
+    big.samples.push_back({"big.text", 1'700'000'000'000'000'000 + i, v, quality::kGood});
+  }
+  return big;
+}
+
 linkpb::ForwardFrame batch_frame(const std::string& session, uint64_t first_seq, const Batch& b) {
   linkpb::ForwardFrame f;
   f.mutable_batch()->set_session(session);
@@ -425,16 +439,8 @@ TEST_F(LinkTest, FullReceiverThrottlesTheSenderWhichKeepsItsData) {
                                   "segment_size = \"64KiB\"\nmax_size = \"128KiB\"\n"
                                   "full_policy = \"drop_newest\"\n"),
                          types_));
-  // One batch that cannot fit: 4000 strings of 100 bytes that compress poorly.
-  std::mt19937 rng(42);
-  std::uniform_int_distribution<int> printable(33, 126);
-  Batch big;
-  for (int i = 0; i < 4000; ++i) {
-    std::string v(100, ' ');
-    for (char& c : v) c = static_cast<char>(printable(rng));
-    big.samples.push_back({"big.text", 1'700'000'000'000'000'000 + i, v, quality::kGood});
-  }
-  testing::feed("src").push(std::move(big));
+  // One batch that cannot fit.
+  testing::feed("src").push(incompressible_batch(42));
   LinkInstance a;
   ASSERT_TRUE(a.start(dir_, "a", a_config(), types_));
   ASSERT_TRUE(eventually([&] {
@@ -471,14 +477,7 @@ TEST_F(LinkTest, AfterARefusedBatchLaterOnesWaitSoTheResendIsNeverTakenForADupli
   auto link = stub(&client_.identity);
   const linkpb::SessionInfo session = test_session();
   const std::string id = session.id();
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> printable(33, 126);
-  Batch big;
-  for (int i = 0; i < 4000; ++i) {
-    std::string v(100, ' ');
-    for (char& c : v) c = static_cast<char>(printable(rng));
-    big.samples.push_back({"big.text", 1'700'000'000'000'000'000 + i, v, quality::kGood});
-  }
+  const Batch big = incompressible_batch(7);
   ForwardCall call(*link);
   auto r = call.open(session);
   ASSERT_TRUE(r);
