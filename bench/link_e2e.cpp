@@ -65,6 +65,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "io/env.h"
 #include "link/wire.h"
 #include "net/tls_identity.h"
@@ -77,6 +78,11 @@
 
 namespace sluice::bench {
 namespace {
+
+using sluice::bench::cpu_seconds_self;
+using sluice::bench::load_average;
+using sluice::bench::mono_ns;
+using sluice::bench::utc_now;
 
 namespace fs = std::filesystem;
 namespace v1 = ::sluice::link::v1;
@@ -98,26 +104,7 @@ constexpr double kTargetSamplesPerSec = 1'000'000;
 constexpr milliseconds kPoll{50};
 constexpr auto kPhaseTimeout = std::chrono::minutes(30);
 
-int64_t mono_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 double seconds_since(int64_t t0) { return static_cast<double>(mono_ns() - t0) / 1e9; }
-
-double cpu_seconds_self() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return tv(ru.ru_utime) + tv(ru.ru_stime);
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
-  return buf;
-}
 
 std::string first_line_with(const char* file, std::string_view prefix) {
   std::ifstream in(file);
@@ -129,13 +116,6 @@ std::string first_line_with(const char* file, std::string_view prefix) {
     }
   }
   return "unknown";
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return fmt::format("{} {} {}", one, five, fifteen);
 }
 
 std::string with_commas(double v) {

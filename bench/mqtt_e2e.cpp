@@ -44,6 +44,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <mqtt/async_client.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -56,24 +57,24 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <deque>
 #include <exception>
 #include <filesystem>
-#include <set>
 #include <fstream>
-#include <mqtt/async_client.h>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "cli/builtin_sources.h"
 #include "node_red.h"
 #include "runtime/config.h"
@@ -81,6 +82,11 @@
 
 namespace sluice::bench {
 namespace {
+
+using sluice::bench::cpu_seconds_self;
+using sluice::bench::load_average;
+using sluice::bench::mono_ns;
+using sluice::bench::utc_now;
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
@@ -96,26 +102,6 @@ constexpr auto kTimeout = std::chrono::seconds(300);
 constexpr const char* kMosquitto = "/usr/sbin/mosquitto";
 constexpr const char* kSourceName = "kepware";
 
-int64_t mono_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-double cpu_seconds_self() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return tv(ru.ru_utime) + tv(ru.ru_stime);
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
-  return buf;
-}
-
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -126,13 +112,6 @@ std::string cpu_model() {
     }
   }
   return "unknown";
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return fmt::format("{} {} {}", one, five, fifteen);
 }
 
 std::string command_output(const std::string& cmd) {
@@ -313,7 +292,7 @@ struct Shared {
   std::atomic<int64_t> last_publish_ns{0};  // the last message acknowledged by the broker
   std::atomic<int> publisher_error{0};
   // Sluice child
-  std::atomic<int> sluice_ready{0};  // 1: connected and subscribed; -1: failed
+  std::atomic<int> sluice_ready{0};         // 1: connected and subscribed; -1: failed
   std::atomic<int64_t> sluice_first_ns{0};  // drain: the first sample durable
   std::atomic<int64_t> sluice_done_ns{0};
   std::atomic<uint64_t> sluice_samples{0};
@@ -396,9 +375,8 @@ SubResult run_mosquitto_sub(const std::string& work, int port, int messages, Sha
   const std::string out = work + "/sub.txt";
   const std::string sub_bin = "/usr/bin/mosquitto_sub";
   const std::string pub_bin = "/usr/bin/mosquitto_pub";
-  const pid_t sub = spawn({sub_bin, "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1",
-                           "-t", "bench/#"},
-                          out);
+  const pid_t sub = spawn(
+      {sub_bin, "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1", "-t", "bench/#"}, out);
   // Subscribed once a probe arrives: probe every 100 ms until one does.
   uint64_t offset = 0;
   uint64_t lines = 0;
@@ -469,7 +447,8 @@ struct SluiceMode {
 int run_sluice_child(const std::string& work, int port, int messages, const SluiceMode& mode,
                      Shared* sh) {
   dup2(STDERR_FILENO, STDOUT_FILENO);  // Sluice's log goes to stderr, the report stays clean
-  const std::string text = fmt::format(R"(
+  const std::string text =
+      fmt::format(R"(
 [store]
 dir = "{0}/data"
 sync = "interval"
@@ -488,11 +467,9 @@ clean_session = {4}
 client_id = "{5}"
 protocol = "{6}"
 )",
-                                       work, port, kSourceName, mode.topic,
-                                       mode.drain ? "false" : "true", mode.client_id,
-                                       mode.protocol == 5 ? "5" : "3.1.1");
-  auto config =
-      runtime::parse_config(text, work + "/sluice.toml", cli::builtin_source_types());
+                  work, port, kSourceName, mode.topic, mode.drain ? "false" : "true",
+                  mode.client_id, mode.protocol == 5 ? "5" : "3.1.1");
+  auto config = runtime::parse_config(text, work + "/sluice.toml", cli::builtin_source_types());
   if (!config.ok()) {
     child_error(sh, "config: " + config.status().message());
     sh->sluice_ready = -1;
@@ -648,10 +625,11 @@ constexpr int kSessionExpirySeconds = 3600;  // MQTT 5 sessions made by the benc
 // Creates (create = true: clean session 0, MQTT 5 with a session expiry) or removes (a clean
 // connect) the persistent session of `client_id` with a QoS 1 subscription to `filter`:
 // mosquitto_sub connects, subscribes, and exits once the SUBACK is in (-E). True on success.
-bool mqtt_session(int port, const std::string& client_id, const std::string& filter,
-                  int protocol, bool create) {
-  std::vector<std::string> argv = {kMosquittoSub, "-h", "127.0.0.1", "-p", std::to_string(port),
-                                   "-i", client_id, "-q", "1", "-t", filter, "-E"};
+bool mqtt_session(int port, const std::string& client_id, const std::string& filter, int protocol,
+                  bool create) {
+  std::vector<std::string> argv = {
+      kMosquittoSub, "-h", "127.0.0.1", "-p", std::to_string(port), "-i", client_id, "-q",
+      "1",           "-t", filter,      "-E"};
   if (protocol == 5) argv.insert(argv.end(), {"-V", "mqttv5"});
   if (create) {
     argv.push_back("-c");
@@ -734,7 +712,8 @@ DrainResult drain_mosquitto_sub(const std::string& work, int port, int messages,
   stop_process(sub, &ru);
   mqtt_session(port, id, filter, 4, false);
   if (done_ns == 0) {
-    r.error = fmt::format("only {} of {} queued messages arrived at mosquitto_sub", lines, messages);
+    r.error =
+        fmt::format("only {} of {} queued messages arrived at mosquitto_sub", lines, messages);
     return r;
   }
   r.ok = true;
@@ -788,8 +767,8 @@ DrainResult drain_node_red(NodeRedOptions o, int port, int messages, Shared* sh)
   o.clean_session = false;
   o.topic_filter = "drain/node-red/#";
   o.work_dir += "/drain";
-  const Backlog b = queue_backlog(port, o.client_id, "drain/node-red/line1", o.topic_filter, 4,
-                                  messages, sh);
+  const Backlog b =
+      queue_backlog(port, o.client_id, "drain/node-red/line1", o.topic_filter, 4, messages, sh);
   if (!b.ok) {
     r.error = b.error;
     mqtt_session(port, o.client_id, o.topic_filter, 4, false);
@@ -863,8 +842,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   const std::string work = tmpl;
-  auto* sh = static_cast<Shared*>(mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
-                                       MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* sh = static_cast<Shared*>(
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   new (sh) Shared();
 
   const std::string date = utc_now();
@@ -880,7 +859,8 @@ int run(int argc, char** argv) {
          << "persistence false\n";
   }
   const pid_t broker = spawn_guarded({kMosquitto, "-c", work + "/mosquitto.conf"});
-  for (int i = 0; i < 500 && !port_accepts(port); ++i) std::this_thread::sleep_for(milliseconds(10));
+  for (int i = 0; i < 500 && !port_accepts(port); ++i)
+    std::this_thread::sleep_for(milliseconds(10));
   std::string sample;
   kepware_message(0, &sample);
 
@@ -928,7 +908,9 @@ int run(int argc, char** argv) {
   const double sub_rate = sub.ok ? samples / sub.seconds : 0;
   const double slu_rate = slu.ok ? samples / slu.seconds : 0;
   const double nr_rate = nr.ok ? samples / nr.seconds : 0;
-  const auto drain_rate = [&](const DrainResult& d) { return d.ok ? samples / d.drain_seconds : 0; };
+  const auto drain_rate = [&](const DrainResult& d) {
+    return d.ok ? samples / d.drain_seconds : 0;
+  };
 
   utsname u{};
   uname(&u);
@@ -947,7 +929,9 @@ int run(int argc, char** argv) {
       "message, QoS 1, publisher (Paho C++ async_client, separate process) with at most %zu in "
       "flight\n",
       messages, kValuesPerMessage, fmt_int(samples).c_str(), sample.size(), kWindow);
-  std::printf("- modes: %s\n", live && drain ? "live and backlog drain" : live ? "live" : "backlog drain");
+  std::printf("- modes: %s\n", live && drain ? "live and backlog drain"
+                               : live        ? "live"
+                                             : "backlog drain");
   std::printf(
       "- Sluice: runtime::Runtime in a child process, mqtt source (kepware, qos 1; live: clean "
       "session, MQTT 3.1.1; drain: persistent session, MQTT 3.1.1 and MQTT 5 with "
@@ -964,12 +948,12 @@ int run(int argc, char** argv) {
 
   // Targets.
   std::printf("| Figure | Target | Measured | Verdict |\n|---|---|---|---|\n");
-  const auto ratio_row = [&](const char* what, double target, const char* tfmt, bool ok,
-                             double num, double den) {
+  const auto ratio_row = [&](const char* what, double target, const char* tfmt, bool ok, double num,
+                             double den) {
     if (ok && den > 0) {
       const double v = num / den;
-      std::printf("| %s | >= %s | %.2f | %s |\n", what, fmt::format(fmt::runtime(tfmt), target).c_str(),
-                  v, verdict(v >= target).c_str());
+      std::printf("| %s | >= %s | %.2f | %s |\n", what,
+                  fmt::format(fmt::runtime(tfmt), target).c_str(), v, verdict(v >= target).c_str());
     } else {
       std::printf("| %s | >= %s | not measured | - |\n", what,
                   fmt::format(fmt::runtime(tfmt), target).c_str());
@@ -1013,8 +997,9 @@ int run(int argc, char** argv) {
 
   if (live) {
     std::printf("\n### Live (consumer subscribed, then the publisher runs)\n\n");
-    std::printf("| Consumer | samples/s | msgs/s | first publish to last arrival | publisher done "
-                "after |\n|---|---|---|---|---|\n");
+    std::printf(
+        "| Consumer | samples/s | msgs/s | first publish to last arrival | publisher done "
+        "after |\n|---|---|---|---|---|\n");
     if (sub.ok) {
       std::printf("| (b) mosquitto_sub -q 1 > file | %s | %s | %.3f s | %.3f s |\n",
                   fmt_int(sub_rate).c_str(), fmt_int(messages / sub.seconds).c_str(), sub.seconds,
@@ -1036,12 +1021,13 @@ int run(int argc, char** argv) {
     } else {
       std::printf("| (c) Node-RED | failed: %s | | | |\n", nr.error.c_str());
     }
-    std::printf("\n| Process (live) | CPU, subscribed to last | CPU per million samples | peak "
-                "RSS |\n|---|---|---|---|\n");
+    std::printf(
+        "\n| Process (live) | CPU, subscribed to last | CPU per million samples | peak "
+        "RSS |\n|---|---|---|---|\n");
     if (slu.ok) {
       std::printf("| Sluice | %.3f s = %.3f cores (whole child %.3f s) | %.3f s | %.1f MiB |\n",
-                  slu.cpu_s, slu.cpu_s / slu.seconds, slu.cpu_total_s,
-                  slu.cpu_s / (samples / 1e6), slu.rss_mib);
+                  slu.cpu_s, slu.cpu_s / slu.seconds, slu.cpu_total_s, slu.cpu_s / (samples / 1e6),
+                  slu.rss_mib);
     }
     if (nr.ok) {
       std::printf("| Node-RED | %.3f s = %.3f cores | %.3f s | %.1f MiB |\n", nr.cpu_s,
@@ -1076,12 +1062,11 @@ int run(int argc, char** argv) {
     row("(a) Sluice, durable, MQTT 5 (receive_maximum 1000)", d_slu5);
     row("(c) Node-RED mqtt in -> file (MQTT 3.1.1)", d_nr);
     if (d_slu3.ok || d_slu5.ok) {
-      std::printf("\nSluice's whole child (open, connect, drain, stop): %s%s CPU.\n",
-                  d_slu3.ok ? fmt::format("3.1.1 {:.3f} s", d_slu3.cpu_total_s).c_str() : "",
-                  d_slu5.ok ? fmt::format("{}5 {:.3f} s", d_slu3.ok ? ", " : "",
-                                          d_slu5.cpu_total_s)
-                                  .c_str()
-                            : "");
+      std::printf(
+          "\nSluice's whole child (open, connect, drain, stop): %s%s CPU.\n",
+          d_slu3.ok ? fmt::format("3.1.1 {:.3f} s", d_slu3.cpu_total_s).c_str() : "",
+          d_slu5.ok ? fmt::format("{}5 {:.3f} s", d_slu3.ok ? ", " : "", d_slu5.cpu_total_s).c_str()
+                    : "");
     }
   }
   return 0;

@@ -24,8 +24,12 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace sluice::bench {
 namespace {
+
+using sluice::bench::mono_ns;
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
@@ -36,12 +40,6 @@ constexpr auto kProbeEvery = milliseconds(250);
 constexpr const char* kProbePayload = R"({"probe":true})";  // JSON, for either datatype
 constexpr auto kStopGrace = std::chrono::seconds(5);
 constexpr size_t kLogTailBytes = 1500;
-
-int64_t mono_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // A JSON (and JavaScript) string literal.
 std::string quoted(const std::string& s) {
@@ -442,12 +440,11 @@ NodeRedResult run_node_red_drain(const NodeRedOptions& o) {
   proc.stop();
   r.arrived = lines;
   if (done_ns == 0) {
-    r.error = fmt::format("only {} of {} queued messages arrived in Node-RED's file{}", lines,
-                          o.messages,
-                          died ? " (Node-RED died: " + log_tail(paths.log) + ")"
-                               : first_ns == 0 ? " (nothing within the startup timeout: " +
-                                                     log_tail(paths.log) + ")"
-                                               : "");
+    r.error = fmt::format(
+        "only {} of {} queued messages arrived in Node-RED's file{}", lines, o.messages,
+        died            ? " (Node-RED died: " + log_tail(paths.log) + ")"
+        : first_ns == 0 ? " (nothing within the startup timeout: " + log_tail(paths.log) + ")"
+                        : "");
     return r;
   }
   r.ok = true;

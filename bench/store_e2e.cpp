@@ -45,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/batch_codec.h"
 #include "core/sample.h"
 #include "io/env.h"
@@ -54,6 +55,10 @@
 
 namespace sluice::bench {
 namespace {
+
+using sluice::bench::load_average;
+using sluice::bench::mono_ns;
+using sluice::bench::utc_now;
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
@@ -101,12 +106,6 @@ constexpr double kMiB = 1024.0 * 1024.0;
 constexpr double kMB = 1e6;
 
 // ---- Small helpers --------------------------------------------------------------------------
-
-int64_t mono_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 double seconds_between(int64_t from_ns, int64_t to_ns) {
   return static_cast<double>(to_ns - from_ns) / 1e9;
@@ -299,20 +298,6 @@ std::string filesystem_of(const std::string& path) {
     }
   }
   return best.empty() ? "unknown" : best;
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return fmt::format("{} {} {}", one, five, fifteen);
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
-  return buf;
 }
 
 // ---- Stores ---------------------------------------------------------------------------------
