@@ -754,6 +754,15 @@ struct DrainResult {
   SinkLine b_to_c;
 };
 
+// C takes B's sessions; B takes A's and forwards them to C.
+void write_receiver_configs(Cluster& cluster) {
+  Node& a = cluster.a();
+  Node& b = cluster.b();
+  Node& c = cluster.c();
+  write_file(c.config, head(c) + receiver_table(c, b));
+  write_file(b.config, head(b) + receiver_table(b, a) + forward_table(c, true));
+}
+
 // ---- Throughput mode ------------------------------------------------------------------------
 
 // The session id of the echo's frames, shaped like the ones A's forward sink makes (the echo
@@ -771,8 +780,7 @@ ThroughputResult run_throughput(const std::string& binary, const fs::path& root,
   Node& a = cluster.a();
   Node& b = cluster.b();
   Node& c = cluster.c();
-  write_file(c.config, head(c) + receiver_table(c, b));
-  write_file(b.config, head(b) + receiver_table(b, a) + forward_table(c, true));
+  write_receiver_configs(cluster);
 
   // 1. Fill A's store: simulator flat out, forward sink disabled (its cursor keeps the data).
   write_file(a.config, head(a) + simulator_table(true, w) + forward_table(b, false));
@@ -893,8 +901,7 @@ DrainResult run_drain(const std::string& binary, const fs::path& root, uint64_t 
   Node& a = cluster.a();
   Node& b = cluster.b();
   Node& c = cluster.c();
-  write_file(c.config, head(c) + receiver_table(c, b));
-  write_file(b.config, head(b) + receiver_table(b, a) + forward_table(c, true));
+  write_receiver_configs(cluster);
   write_file(a.config, head(a) + simulator_table(true, w) + forward_table(b, true));
 
   // 1. The backlog: A's simulator forwards to B while C is down (the cut).
