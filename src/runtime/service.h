@@ -72,6 +72,21 @@ using SinkDetails = std::vector<SinkDetail>;
 // Parameters of a control operation (FogLAMP: name and key/value string parameters).
 using OperationParams = std::map<std::string, std::string>;
 
+// One thing a source lets the control dispatcher and the API drive: a set point (written with
+// Source::write) or an operation (run with Source::operation). Listed by the API's control
+// page and checked before a request is sent, so a wrong name is refused with the list.
+struct ControlPoint {
+  enum class Kind { kSetPoint, kOperation };
+  std::string name;
+  Kind kind = Kind::kSetPoint;
+  ValueType type = ValueType::kDouble;  // of a set point's value (operations: unused)
+  // Where it goes and how, for a person: "holding register 1 (uint16, x0.1)", "ns=2;s=Speed",
+  // "method ns=2;s=Reset on ns=2;s=Motor (params: mode)".
+  std::string description;
+
+  bool operator==(const ControlPoint&) const = default;
+};
+
 // The runtime's side of a running source. Every method may be called from any thread (a source
 // with its own callback threads may ingest from them); the object outlives Source::start().
 class SourceContext {
@@ -211,10 +226,17 @@ class Source : public Service {
   // by starting a new instance after a back-off. Called at most once per object.
   virtual Status start(SourceContext& ctx) = 0;
 
-  // Control (set points and operations sent by the control dispatcher). Sources that drive
-  // equipment override these; the defaults refuse with kFailedPrecondition.
+  // Control (set points and operations sent by the control dispatcher and the API). Sources
+  // that drive equipment override these; the defaults refuse with kFailedPrecondition. They
+  // are called from other threads while start() runs (and may be called when it is not
+  // running: then they refuse with kUnavailable), must be thread-safe, and return only once
+  // the device confirmed the write or refused it (the error says which and why: kNotFound for
+  // a name not in control_points(), kInvalidArgument for a value of the wrong type or out of
+  // range, kUnavailable when the device cannot be reached, kTimeout when it did not answer).
   virtual Status write(std::string_view name, const Value& value);
   virtual Status operation(std::string_view name, const OperationParams& params);
+  // What write() and operation() accept; empty for a source without control.
+  virtual std::vector<ControlPoint> control_points() const { return {}; }
 };
 
 }  // namespace sluice::runtime
