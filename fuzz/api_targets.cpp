@@ -101,6 +101,37 @@ int api_bodies(const uint8_t* data, size_t size) {
         return json{{"sessions", std::move(list)}};
       },
       [](const api::PurgeBody& a, const api::PurgeBody& b) { return a.sessions == b.sessions; });
+  check_body<api::ControlBody>(
+      in, api::parse_control_body,
+      [](const api::ControlBody& b) {
+        if (b.values.empty() == b.operation.empty()) abort();
+        if (b.values.size() > api::kMaxControlValues) abort();
+        if (!b.operation.empty()) {
+          json params = json::object();
+          for (const auto& [k, v] : b.params) params[k] = v;
+          return json{{"operation", b.operation}, {"params", std::move(params)}};
+        }
+        json list = json::array();
+        for (const auto& [name, value] : b.values) {
+          if (name.empty()) abort();
+          list.push_back({{"name", name},
+                          {"value", std::visit([](const auto& x) { return json(x); }, value)}});
+        }
+        return json{{"values", std::move(list)}};
+      },
+      [](const api::ControlBody& a, const api::ControlBody& b) {
+        if (a.operation != b.operation || a.params != b.params ||
+            a.values.size() != b.values.size()) {
+          return false;
+        }
+        for (size_t i = 0; i < a.values.size(); ++i) {
+          if (a.values[i].first != b.values[i].first ||
+              !identical(a.values[i].second, b.values[i].second)) {
+            return false;
+          }
+        }
+        return true;
+      });
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/bodies.h"
+#include "api/control_api.h"
 #include "api/openapi.h"
 #include "api/query_params.h"
 #include "api/series_api.h"
@@ -84,6 +85,7 @@ Api::Api(runtime::Runtime& runtime, ApiOptions options) : runtime_(runtime), opt
   register_session_routes(router_, runtime_);
   register_series_routes(router_, runtime_);
   register_write_routes(router_, runtime_);
+  register_control_routes(router_, runtime_);
   register_static_routes(router_, default_web_dir());  // the web UI at /, after every route
 }
 
@@ -121,6 +123,9 @@ std::string client_address(const HttpRequest& request) {
   const size_t colon = request.client.rfind(':');
   return colon == std::string::npos ? request.client : request.client.substr(0, colon);
 }
+
+// A control request's body is kept in its audit entry up to this size.
+constexpr size_t kMaxAuditedBody = 4096;
 
 std::string audit_action(const HttpRequest& request) { return request.method + " " + request.path; }
 
@@ -165,7 +170,19 @@ HttpResponse Api::handle(const HttpRequest& request) const {
   HttpResponse response = m.route->handler(with_user, m.params);
   if (changes) {
     entry.outcome = response.status < 400 ? auth::AuditOutcome::kOk : auth::AuditOutcome::kFailed;
-    entry.details = dump({{"status", response.status}});
+    json details = {{"status", response.status}};
+    if (*m.route->action == auth::Action::kControlEquipment) {
+      // Who wrote what to the equipment, and what the device answered.
+      details["request"] = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+      if (details["request"].is_discarded() || request.body.size() > kMaxAuditedBody) {
+        details["request"] = request.body.substr(0, kMaxAuditedBody);
+      }
+      if (response.status >= 400) {
+        const json answer = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+        if (answer.is_object() && answer.contains("error")) details["error"] = answer["error"];
+      }
+    }
+    entry.details = dump(details);
     (void)options_.auth->audit().record(entry);
   }
   return response;

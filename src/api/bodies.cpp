@@ -143,4 +143,121 @@ bool parse_purge_body(std::string_view body, PurgeBody* out, ParamError* error) 
   return true;
 }
 
+namespace {
+
+// A set point's value from JSON: a number, boolean or string; false for anything else.
+bool control_value(const json& j, Value* out) {
+  if (j.is_boolean()) {
+    *out = j.get<bool>();
+  } else if (j.is_number_integer()) {
+    if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      return false;
+    }
+    *out = j.get<int64_t>();
+  } else if (j.is_number_float()) {
+    *out = j.get<double>();
+  } else if (j.is_string()) {
+    *out = j.get<std::string>();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+constexpr const char* kControlExample =
+    "the body must be a JSON object such as {\"values\": {\"speed\": 1200}} or "
+    "{\"operation\": \"reset\", \"params\": {}}";
+
+}  // namespace
+
+bool parse_control_body(std::string_view body, ControlBody* out, ParamError* error) {
+  const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return refuse(error, "body", kControlExample);
+  for (const auto& [key, value] : j.items()) {
+    if (key != "values" && key != "operation" && key != "params") {
+      return refuse(error, key, fmt::format("unknown field '{}'", key));
+    }
+  }
+  const auto values = j.find("values");
+  const auto operation = j.find("operation");
+  if ((values == j.end()) == (operation == j.end())) {
+    return refuse(error, "body", "give either 'values' (set points to write) or 'operation'");
+  }
+  *out = ControlBody{};
+  if (values != j.end()) {
+    if (j.contains("params")) {
+      return refuse(error, "params", "'params' belongs to an 'operation', not to 'values'");
+    }
+    if (!(values->is_object() || values->is_array()) || values->empty()) {
+      return refuse(error, "values",
+                    "'values' must be a non-empty object {\"name\": value} or list of "
+                    "{\"name\", \"value\"}");
+    }
+    if (values->size() > kMaxControlValues) {
+      return refuse(error, "values",
+                    fmt::format("'values' has {} entries; at most {} per request", values->size(),
+                                kMaxControlValues));
+    }
+    if (values->is_object()) {
+      for (const auto& [name, v] : values->items()) {
+        const std::string field = "values." + name;
+        if (name.empty()) return refuse(error, "values", "a set point name is empty");
+        Value value;
+        if (!control_value(v, &value)) {
+          return refuse(error, field,
+                        fmt::format("'{}' must be a number, boolean or string", field));
+        }
+        out->values.emplace_back(name, std::move(value));
+      }
+    } else {
+      for (size_t i = 0; i < values->size(); ++i) {
+        const json& e = (*values)[i];
+        const std::string at = fmt::format("values[{}]", i);
+        if (!e.is_object()) return refuse(error, at, at + " must be {\"name\", \"value\"}");
+        for (const auto& [key, v] : e.items()) {
+          if (key != "name" && key != "value") {
+            return refuse(error, at + "." + key, fmt::format("unknown field '{}.{}'", at, key));
+          }
+        }
+        const auto name = e.find("name");
+        if (name == e.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
+          return refuse(error, at + ".name", at + ".name is required: a non-empty string");
+        }
+        const auto v = e.find("value");
+        Value value;
+        if (v == e.end() || !control_value(*v, &value)) {
+          return refuse(error, at + ".value",
+                        at + ".value is required: a number, boolean or string");
+        }
+        out->values.emplace_back(name->get<std::string>(), std::move(value));
+      }
+    }
+    return true;
+  }
+  if (!operation->is_string() || operation->get_ref<const std::string&>().empty()) {
+    return refuse(error, "operation", "'operation' must be a non-empty string");
+  }
+  out->operation = operation->get<std::string>();
+  if (const auto params = j.find("params"); params != j.end()) {
+    if (!params->is_object()) {
+      return refuse(error, "params", "'params' must be an object {\"name\": value}");
+    }
+    if (params->size() > kMaxControlValues) {
+      return refuse(error, "params", fmt::format("'params' has {} entries; at most {}",
+                                                 params->size(), kMaxControlValues));
+    }
+    for (const auto& [key, v] : params->items()) {
+      if (v.is_string()) {
+        out->params[key] = v.get<std::string>();
+      } else if (v.is_number() || v.is_boolean()) {
+        out->params[key] = v.dump();
+      } else {
+        return refuse(error, "params." + key,
+                      fmt::format("'params.{}' must be a string, number or boolean", key));
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace sluice::api

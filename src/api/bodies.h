@@ -14,6 +14,8 @@
 
 #include "api/query_params.h"
 #include "auth/roles.h"
+#include "core/sample.h"
+#include "runtime/service.h"
 
 namespace sluice::api {
 
@@ -60,6 +62,21 @@ struct PurgeBody {
   std::vector<SessionRef> sessions;
 };
 
+// At most this many set points in one control request.
+constexpr size_t kMaxControlValues = 1'000;
+
+// POST /api/v1/services/{name}/control: set points to write, in order, or one operation:
+//   {"values": {"speed": 1200, "run": true}}              (written in name order)
+//   {"values": [{"name": "speed", "value": 1200}, ...]}   (written in the list's order)
+//   {"operation": "reset", "params": {"to": "12"}}       (params optional; numbers and booleans
+//                                                         are passed as their JSON text)
+// A value is a JSON number (an integer becomes int64, any other a double), boolean or string.
+struct ControlBody {
+  std::vector<std::pair<std::string, Value>> values;  // empty for an operation
+  std::string operation;                              // empty for values
+  runtime::OperationParams params;
+};
+
 // Each parser fills *out and returns true, or returns false with *error set: error->field is the
 // field at fault ("sessions[2].sink"; "body" or empty when the body as a whole is wrong, as the
 // route has always answered) and error->message the text of the 400 answer.
@@ -68,5 +85,6 @@ bool parse_new_user_body(std::string_view body, NewUserBody* out, ParamError* er
 bool parse_new_token_body(std::string_view body, NewTokenBody* out, ParamError* error);
 bool parse_mode_body(std::string_view body, ModeBody* out, ParamError* error);
 bool parse_purge_body(std::string_view body, PurgeBody* out, ParamError* error);
+bool parse_control_body(std::string_view body, ControlBody* out, ParamError* error);
 
 }  // namespace sluice::api

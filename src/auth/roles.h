@@ -4,7 +4,7 @@
 //
 //   viewer    reads: status, series, services, sessions, the audit log.
 //   operator  also acts on services and sessions: pause/resume, enable/disable, purge, manual
-//             upload.
+//             upload; and writes set points and runs operations on equipment.
 //   admin     also manages users, API tokens and the configuration.
 #pragma once
 
@@ -29,6 +29,7 @@ constexpr bool allows(Role have, Role need) {
 enum class Action {
   kRead,            // any GET
   kControlService,  // pause, resume, enable, disable a source or sink
+  kControlEquipment,  // write set points and run operations on the equipment behind a source
   kManageSession,   // purge, manual upload of a files-sink session
   kManageUsers,     // create, change, remove users
   kManageTokens,    // create or revoke API tokens of any user
@@ -39,6 +40,7 @@ constexpr Role required_role(Action action) {
   switch (action) {
     case Action::kRead: return Role::kViewer;
     case Action::kControlService:
+    case Action::kControlEquipment:
     case Action::kManageSession: return Role::kOperator;
     case Action::kManageUsers:
     case Action::kManageTokens:

@@ -169,5 +169,67 @@ TEST(ApiBodiesTest, PurgeRefusesMoreSessionsThanTheLimit) {
   EXPECT_EQ(refusal(parse_purge_body, body), "accepted");
 }
 
+TEST(ApiBodiesTest, ControlValuesKeepTheirTypesAndTheListOrder) {
+  ControlBody b;
+  ParamError e;
+  ASSERT_TRUE(parse_control_body(
+      R"({"values": [{"name": "speed", "value": 1200.5}, {"name": "run", "value": true},
+                     {"name": "count", "value": -3}, {"name": "mode", "value": "auto"}]})",
+      &b, &e))
+      << e.message;
+  ASSERT_EQ(b.values.size(), 4u);
+  EXPECT_EQ(b.values[0], (std::pair<std::string, Value>{"speed", 1200.5}));
+  EXPECT_EQ(b.values[1], (std::pair<std::string, Value>{"run", true}));
+  EXPECT_EQ(b.values[2], (std::pair<std::string, Value>{"count", int64_t{-3}}));
+  EXPECT_EQ(b.values[3], (std::pair<std::string, Value>{"mode", "auto"}));
+  EXPECT_TRUE(b.operation.empty());
+
+  ASSERT_TRUE(parse_control_body(R"({"values": {"b": 1, "a": 2.0}})", &b, &e));
+  ASSERT_EQ(b.values.size(), 2u);
+  EXPECT_EQ(b.values[0].first, "a");  // an object is written in name order
+  EXPECT_EQ(b.values[0].second, Value(2.0));
+}
+
+TEST(ApiBodiesTest, ControlOperationParamsBecomeText) {
+  ControlBody b;
+  ParamError e;
+  ASSERT_TRUE(parse_control_body(
+      R"({"operation": "reset", "params": {"to": 12, "soft": true, "mode": "x"}})", &b, &e));
+  EXPECT_EQ(b.operation, "reset");
+  EXPECT_EQ(b.params, (runtime::OperationParams{{"mode", "x"}, {"soft", "true"}, {"to", "12"}}));
+  EXPECT_TRUE(b.values.empty());
+  ASSERT_TRUE(parse_control_body(R"({"operation": "stop"})", &b, &e));
+  EXPECT_TRUE(b.params.empty());
+}
+
+TEST(ApiBodiesTest, ControlNamesEachWrongField) {
+  EXPECT_EQ(refusal(parse_control_body, "nope"),
+            "body: the body must be a JSON object such as {\"values\": {\"speed\": 1200}} or "
+            "{\"operation\": \"reset\", \"params\": {}}");
+  EXPECT_EQ(refusal(parse_control_body, "{}"),
+            "body: give either 'values' (set points to write) or 'operation'");
+  EXPECT_EQ(refusal(parse_control_body, R"({"values": {"a": 1}, "operation": "x"})"),
+            "body: give either 'values' (set points to write) or 'operation'");
+  EXPECT_EQ(refusal(parse_control_body, R"({"values": {"a": {"b": 1}}})"),
+            "values.a: 'values.a' must be a number, boolean or string");
+  EXPECT_EQ(refusal(parse_control_body, R"({"values": {"a": 18446744073709551615}})"),
+            "values.a: 'values.a' must be a number, boolean or string");
+  EXPECT_EQ(refusal(parse_control_body, R"({"values": [{"name": "a", "value": 1, "x": 2}]})"),
+            "values[0].x: unknown field 'values[0].x'");
+  EXPECT_EQ(refusal(parse_control_body, R"({"values": [7]})"),
+            "values[0]: values[0] must be {\"name\", \"value\"}");
+  EXPECT_EQ(refusal(parse_control_body, R"({"operation": ""})"),
+            "operation: 'operation' must be a non-empty string");
+  EXPECT_EQ(refusal(parse_control_body, R"({"operation": "x", "params": []})"),
+            "params: 'params' must be an object {\"name\": value}");
+  std::string many = R"({"values": [)";
+  for (size_t i = 0; i <= kMaxControlValues; ++i) {
+    many += std::string(i == 0 ? "" : ",") + R"({"name": "a", "value": 1})";
+  }
+  many += "]}";
+  EXPECT_EQ(refusal(parse_control_body, many),
+            "values: 'values' has 1001 entries; at most 1000 per request");
+}
+
 }  // namespace
 }  // namespace sluice::api
