@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fixtures/api_harness.h"
 #include "fixtures/http_client.h"
 #include "fixtures/opcua_peer.h"
+#include "fixtures/tcp_proxy.h"
 #include "fixtures/test_support.h"
 #include "runtime/live_tap.h"
 
@@ -24,11 +26,13 @@ using ::testing::HasSubstr;
 class OpcuaSourceTest : public ::testing::Test {
  protected:
   // Starts Sluice with one opcua source named "plc" whose keys are `keys` (endpoint added).
-  void start(const std::string& keys) {
+  // `endpoint`: another address of the server (a proxy's).
+  void start(const std::string& keys, const std::string& endpoint = "") {
     const std::string config =
         "[store]\ndir = \"data\"\n[log]\nstatus_interval = 0\n"
         "[[sources]]\nname = \"plc\"\ntype = \"opcua\"\nendpoint = \"" +
-        server_.endpoint_url() + "\"\nreconnect_max = \"1s\"\n" + keys;
+        (endpoint.empty() ? server_.endpoint_url() : endpoint) + "\"\nreconnect_max = \"1s\"\n" +
+        keys;
     ASSERT_TRUE(harness_.start(dir_, config, {}));
     rt_ = harness_.runtime();
   }
@@ -226,6 +230,40 @@ TEST_F(OpcuaSourceTest, AKilledAndRestartedServerMarksItemsBadThenTheSubscriptio
     if (quality::is_bad(s.sample.quality)) ++bad;
   }
   EXPECT_EQ(bad, 1u);
+}
+
+TEST_F(OpcuaSourceTest, ACutConnectionKeepsTheSessionAndLosesNoChange) {
+  testing::TcpProxy proxy(server_.port());
+  start(
+      "publishing_interval = \"100ms\"\nsampling_interval = \"50ms\"\nqueue_size = 1000\n"
+      "session_timeout = \"30s\"\nsecurity_policy = \"Basic256Sha256\"\n"
+      "[[sources.nodes]]\nnode_id = \"ns=1;s=Counter\"\nseries = \"Plant.Counter\"\n",
+      "opc.tcp://127.0.0.1:" + std::to_string(proxy.port()) + "/UA/Sluice");
+  auto sub = rt_->live_tap().subscribe(runtime::LiveFilter{.series = {"Plant.Counter"}}, 100000);
+  const auto before = good("Plant.Counter");
+  ASSERT_TRUE(before.has_value()) << status().health.reason;
+  ASSERT_GE(proxy.cut(), 1);
+  ASSERT_TRUE(eventually([&] { return detail("sessions_kept") == "1"; }))
+      << "the session was not kept; health: " << status().health.reason
+      << "; recreated: " << detail("subscriptions_recreated");
+  const int64_t at_cut = std::get<int64_t>(before->value);
+  ASSERT_TRUE(eventually([&] {
+    const auto v = last("Plant.Counter");
+    return v && quality::is_good(v->quality) && std::get<int64_t>(v->value) > at_cut + 20;
+  }));
+  EXPECT_EQ(detail("subscriptions_recreated"), "0");
+  EXPECT_EQ(detail("lost_messages"), "0");
+  RecordProperty("republished", detail("republished"));
+  // Every value of the counter from the first to the last seen, none missing.
+  std::vector<runtime::LiveSample> seen;
+  sub->drain(seen, 1'000'000);
+  std::set<int64_t> values;
+  for (const runtime::LiveSample& s : seen) {
+    if (quality::is_good(s.sample.quality)) values.insert(std::get<int64_t>(s.sample.value));
+  }
+  ASSERT_GE(values.size(), 20u);
+  EXPECT_EQ(static_cast<int64_t>(values.size()), *values.rbegin() - *values.begin() + 1)
+      << "values missing between " << *values.begin() << " and " << *values.rbegin();
 }
 
 TEST_F(OpcuaSourceTest, AWrongPasswordIsReportedInHealth) {
