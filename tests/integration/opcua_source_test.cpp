@@ -92,7 +92,8 @@ TEST_F(OpcuaSourceTest, PollingReadsEveryBuiltinTypeExactly) {
         "series = \"Ids.Guid\"\n"
         "[[sources.nodes]]\nnode_id = \"ns=1;b=c2x1aWNl\"\nseries = \"Ids.Opaque\"\n"
         "[[sources.nodes]]\nnode_id = \"nsu=urn:sluice:test-server;i=4242\"\n"
-        "series = \"Ids.Numeric\"\n");
+        "series = \"Ids.Numeric\"\n"
+        "[[sources.nodes]]\npath = \"1:Plant/1:Motor/1:Opaque\"\nseries = \"Ids.ByPath\"\n");
   const std::vector<std::pair<std::string, Value>> want = {
       {"T.Boolean", true},
       {"T.SByte", int64_t{-100}},
@@ -121,6 +122,7 @@ TEST_F(OpcuaSourceTest, PollingReadsEveryBuiltinTypeExactly) {
       {"Ids.Guid", 7.0},
       {"Ids.Opaque", 8.0},
       {"Ids.Numeric", 9.0},
+      {"Ids.ByPath", 8.0},
   };
   for (const auto& [series, value] : want) {
     const auto v = good(series);
@@ -153,7 +155,7 @@ TEST_F(OpcuaSourceTest, SignModeBrowsesASubtreeWithIncludeAndExclude) {
   start(
       "security_policy = \"Basic256Sha256\"\nsecurity_mode = \"Sign\"\n"
       "publishing_interval = \"100ms\"\n"
-      "[[sources.browse]]\nroot = \"ns=1;s=Plant\"\ninclude = [\"Motor.*\", \"Counter\"]\n"
+      "[[sources.browse]]\nroot_path = \"1:Plant\"\ninclude = [\"Motor.*\", \"Counter\"]\n"
       "exclude = [\"*.Guid\"]\n");
   EXPECT_TRUE(good("Plant.Motor.Speed").has_value()) << status().health.reason;
   EXPECT_TRUE(good("Plant.Motor.Run").has_value());

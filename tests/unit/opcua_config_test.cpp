@@ -142,6 +142,23 @@ TEST(OpcuaConfigTest, ErrorsNameTheKeyAndWhatIsWrong) {
               HasSubstr("serie"));
 }
 
+TEST(OpcuaConfigTest, BrowsePathsNameEachElementsNamespace) {
+  auto p = parse_browse_path("1:Plant/Objects/12:Motor 1");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_EQ(p->size(), 3u);
+  EXPECT_EQ((*p)[0], (opcua::QualifiedName{1, "Plant"}));
+  EXPECT_EQ((*p)[1], (opcua::QualifiedName{0, "Objects"}));
+  EXPECT_EQ((*p)[2], (opcua::QualifiedName{12, "Motor 1"}));
+  EXPECT_FALSE(parse_browse_path("").ok());
+  EXPECT_THAT(parse_browse_path("1:Plant//x").status().message(), HasSubstr("empty element"));
+  EXPECT_THAT(parse_browse_path("70000:x").status().message(), HasSubstr("out of range"));
+  EXPECT_THAT(errors_of("endpoint = \"opc.tcp://plc1\"\n[[sources.nodes]]\npath = \"a//b\"\n"),
+              HasSubstr("key 'sources[0].nodes[0].path'"));
+  EXPECT_THAT(errors_of("endpoint = \"opc.tcp://plc1\"\n[[sources.browse]]\nroot = \"i=85\"\n"
+                        "root_path = \"1:Plant\"\n"),
+              HasSubstr("give either root or root_path"));
+}
+
 TEST(OpcuaConfigTest, GlobPatternsMatchWholePaths) {
   EXPECT_TRUE(glob_match("*", "Motor.Speed"));
   EXPECT_TRUE(glob_match("Motor.*", "Motor.Speed"));

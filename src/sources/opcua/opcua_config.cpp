@@ -1,6 +1,7 @@
 // The `opcua` source's keys (see docs/configuration.md, "opcua").
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "protocols/opcua/types.h"
@@ -34,6 +35,38 @@ std::string node_id_key(runtime::ConfigTable& t, std::string_view key, std::stri
 }
 
 }  // namespace
+
+Result<std::vector<opcua::QualifiedName>> parse_browse_path(std::string_view text) {
+  std::vector<opcua::QualifiedName> out;
+  if (text.empty()) return invalid_argument("an empty browse path");
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t slash = std::min(text.find('/', pos), text.size());
+    const std::string_view element = text.substr(pos, slash - pos);
+    if (element.empty()) {
+      return invalid_argument(
+          fmt::format("browse path '{}' has an empty element at offset {}", text, pos));
+    }
+    opcua::QualifiedName qn;
+    const size_t colon = element.find(':');
+    bool numeric = colon != std::string_view::npos && colon > 0 && colon <= 5;
+    for (size_t i = 0; numeric && i < colon; ++i) numeric = element[i] >= '0' && element[i] <= '9';
+    if (numeric) {
+      const unsigned long ns = std::stoul(std::string(element.substr(0, colon)));
+      if (ns > 65535) {
+        return invalid_argument(
+            fmt::format("browse path '{}': namespace {} is out of range", text, ns));
+      }
+      qn.ns = static_cast<uint16_t>(ns);
+      qn.name = std::string(element.substr(colon + 1));
+    } else {
+      qn.name = std::string(element);
+    }
+    out.push_back(std::move(qn));
+    pos = slash + 1;
+  }
+  return out;
+}
 
 bool glob_match(std::string_view pattern, std::string_view text) {
   size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
@@ -139,7 +172,14 @@ std::shared_ptr<const runtime::SourceSettings> parse_opcua_settings(runtime::Con
   if (auto nodes = t.tables("nodes")) {
     for (runtime::ConfigTable& n : *nodes) {
       OpcuaNodeSpec spec;
-      spec.node_id = node_id_key(n, "node_id", "i=0", true);
+      if (n.has("path")) {
+        spec.path = n.string("path", "", "a browse path such as \"1:Plant/1:Motor/1:Speed\"");
+        if (const auto p = parse_browse_path(spec.path); !p.ok())
+          n.error("path", p.status().message());
+        if (n.has("node_id")) n.error("path", "give either node_id or path, not both");
+      } else {
+        spec.node_id = node_id_key(n, "node_id", "i=0", true);
+      }
       spec.series = n.string("series", "");
       if (n.has("sampling_interval")) {
         spec.sampling_interval_ms = static_cast<double>(
@@ -158,7 +198,14 @@ std::shared_ptr<const runtime::SourceSettings> parse_opcua_settings(runtime::Con
   if (auto browse = t.tables("browse")) {
     for (runtime::ConfigTable& b : *browse) {
       OpcuaBrowseSpec spec;
-      spec.root = node_id_key(b, "root", "i=85", false);
+      spec.root = node_id_key(b, "root", "", false);
+      if (b.has("root_path")) {
+        spec.root_path = b.string("root_path", "", "a browse path such as \"1:Plant/1:Line1\"");
+        if (const auto p = parse_browse_path(spec.root_path); !p.ok()) {
+          b.error("root_path", p.status().message());
+        }
+        if (b.has("root")) b.error("root_path", "give either root or root_path, not both");
+      }
       spec.asset = b.string("asset", "");
       spec.include = b.strings("include", {}, "a list of patterns such as [\"Motor.*\"]");
       spec.exclude = b.strings("exclude", {}, "a list of patterns such as [\"*.Diagnostics*\"]");

@@ -174,8 +174,12 @@ Status OpcuaSource::resolve_items() {
   const std::string asset = options_.asset.empty() ? name() : options_.asset;
   std::vector<size_t> need_names;
   for (const OpcuaNodeSpec& spec : options_.nodes) {
-    Result<NodeId> id = parse_node_id(spec.node_id, namespaces);
-    if (!id.ok()) return id.status().with_context("node_id '" + spec.node_id + "'");
+    Result<NodeId> id =
+        spec.path.empty() ? parse_node_id(spec.node_id, namespaces) : follow_path(spec.path);
+    if (!id.ok()) {
+      return id.status().with_context(spec.path.empty() ? "node_id '" + spec.node_id + "'"
+                                                        : "path '" + spec.path + "'");
+    }
     Item item;
     item.node = *id;
     item.series = spec.series;
@@ -205,10 +209,32 @@ Status OpcuaSource::resolve_items() {
   return Status::ok_status();
 }
 
+Result<NodeId> OpcuaSource::follow_path(const std::string& path) {
+  SLUICE_ASSIGN_OR_RETURN(std::vector<QualifiedName> names, parse_browse_path(path));
+  BrowsePath bp;
+  bp.starting_node = NodeId::make_numeric(0, ids::kObjectsFolder);
+  for (QualifiedName& qn : names) {
+    RelativePathElement e;
+    e.target_name = std::move(qn);
+    bp.relative_path.elements.push_back(std::move(e));
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::vector<BrowsePathResult> r, client_->translate({bp}));
+  if (is_bad(r[0].status_code) || r[0].targets.empty()) {
+    return not_found(fmt::format("the server finds no node at browse path '{}' (from Objects): {}",
+                                 path, status_to_string(r[0].status_code)));
+  }
+  return resolve(r[0].targets[0].target_id, client_->namespace_array());
+}
+
 Status OpcuaSource::browse_subtree(const OpcuaBrowseSpec& spec) {
   const std::vector<std::string> namespaces = client_->namespace_array();
-  Result<NodeId> root = parse_node_id(spec.root.empty() ? "i=85" : spec.root, namespaces);
-  if (!root.ok()) return root.status().with_context("browse root '" + spec.root + "'");
+  Result<NodeId> root = !spec.root_path.empty()
+                            ? follow_path(spec.root_path)
+                            : parse_node_id(spec.root.empty() ? "i=85" : spec.root, namespaces);
+  if (!root.ok()) {
+    return root.status().with_context("browse root '" +
+                                      (spec.root_path.empty() ? spec.root : spec.root_path) + "'");
+  }
   std::string asset = spec.asset;
   if (asset.empty()) {
     SLUICE_ASSIGN_OR_RETURN(std::vector<DataValue> name_of,

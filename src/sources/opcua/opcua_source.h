@@ -30,6 +30,7 @@ namespace sluice::sources {
 // One node chosen by the configuration ([[sources.nodes]]).
 struct OpcuaNodeSpec {
   std::string node_id;  // any text form, "nsu=" resolved at connect
+  std::string path;     // or a browse path from the Objects folder: "1:Plant/1:Motor/1:Speed"
   std::string series;   // empty: <asset>.<browse name>
   std::optional<double> sampling_interval_ms;
   std::optional<uint32_t> queue_size;
@@ -38,6 +39,7 @@ struct OpcuaNodeSpec {
 // A subtree to browse for variables ([[sources.browse]]).
 struct OpcuaBrowseSpec {
   std::string root;                  // a node id; default the Objects folder (i=85)
+  std::string root_path;             // or a browse path from Objects: "1:Plant/1:Line1"
   std::string asset;                 // the series prefix; empty: the root's browse name
   std::vector<std::string> include;  // glob patterns on the path below root ("Motor.*"); empty: all
   std::vector<std::string> exclude;
@@ -100,6 +102,8 @@ class OpcuaSource final : public runtime::Source {
 
   Status run(runtime::SourceContext& ctx);
   Status resolve_items();
+  // The node a browse path from the Objects folder leads to ("1:Plant/1:Motor").
+  Result<opcua::NodeId> follow_path(const std::string& path);
   Status browse_subtree(const OpcuaBrowseSpec& spec);
   Status create_subscription();
   Status recover_subscription(bool kept_session);
@@ -155,6 +159,10 @@ class OpcuaSettings final : public runtime::SourceSettings {
 
 std::shared_ptr<const runtime::SourceSettings> parse_opcua_settings(runtime::ConfigTable& table);
 void register_opcua(runtime::SourceTypes& types);
+
+// "1:Plant/1:Motor" -> its elements (namespace index and name; "Name" is namespace 0).
+// kInvalidArgument for an empty path or element, or a bad namespace index.
+Result<std::vector<opcua::QualifiedName>> parse_browse_path(std::string_view text);
 
 // Glob matching for include/exclude: '*' any run, '?' one character.
 bool glob_match(std::string_view pattern, std::string_view text);
