@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -266,6 +267,28 @@ TEST_F(OpcuaSourceTest, ACutConnectionKeepsTheSessionAndLosesNoChange) {
   ASSERT_GE(values.size(), 20u);
   EXPECT_EQ(static_cast<int64_t>(values.size()), *values.rbegin() - *values.begin() + 1)
       << "values missing between " << *values.begin() << " and " << *values.rbegin();
+}
+
+TEST_F(OpcuaSourceTest, AnAbsoluteDeadbandReportsOnlyLargerChanges) {
+  start(
+      "publishing_interval = \"100ms\"\nsampling_interval = \"50ms\"\n"
+      "deadband = \"absolute\"\ndeadband_value = 0.5\n"
+      "[[sources.nodes]]\nnode_id = \"ns=1;s=Sine\"\nseries = \"Plant.Sine\"\n");
+  auto sub = rt_->live_tap().subscribe(runtime::LiveFilter{.series = {"Plant.Sine"}}, 100000);
+  std::vector<double> values;
+  ASSERT_TRUE(eventually([&] {
+    std::vector<runtime::LiveSample> seen;
+    sub->drain(seen, 100000);
+    for (const runtime::LiveSample& s : seen) {
+      if (quality::is_good(s.sample.quality)) values.push_back(std::get<double>(s.sample.value));
+    }
+    return values.size() >= 4;
+  })) << "only "
+      << values.size() << " values; health: " << status().health.reason;
+  // The sine moves ~0.1 per change; without the filter every change would be here.
+  for (size_t i = 1; i < values.size(); ++i) {
+    EXPECT_GT(std::abs(values[i] - values[i - 1]), 0.5) << "values " << i - 1 << " and " << i;
+  }
 }
 
 TEST_F(OpcuaSourceTest, AWrongPasswordIsReportedInHealth) {
