@@ -5,7 +5,9 @@
 #include "link/forward_sink.h"
 #include "link/receiver.h"
 #include "sinks/files/files_sink.h"
+#include "sources/modbus/modbus_source.h"
 #include "sources/mqtt/mqtt_source.h"
+#include "sources/opcua/opcua_source.h"
 #include "sources/simulator/simulator.h"
 
 namespace sluice::cli {
@@ -18,6 +20,8 @@ const runtime::SourceTypes& builtin_source_types() {
       return formats::make_parser(f, o);
     });
     link::register_receiver(t);
+    sources::register_modbus(t);
+    sources::register_opcua(t);
     t.add_sink(sinks::files::files_sink_type());
     t.add_sink(link::forward_sink_type());
     return t;
