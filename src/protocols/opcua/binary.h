@@ -36,6 +36,12 @@ inline int64_t datetime_to_unix_ns(int64_t ticks) {
 // by the negotiated message size anyway; these catch a bad count inside one message).
 inline constexpr int32_t kMaxStringLength = 16 * 1024 * 1024;
 inline constexpr int32_t kMaxArrayLength = 1024 * 1024;
+// How deep values may nest inside one another (Variant in Variant, DiagnosticInfo in
+// DiagnosticInfo ...); Part 6 asks decoders to support at least 100 levels.
+inline constexpr int kMaxNestingDepth = 100;
+// Memory one Reader's decoders may allocate for decoded arrays (charge()), on top of the
+// input itself: a count that fits in the input can still ask for many large C++ elements.
+inline constexpr size_t kMaxDecodedBytes = 256u * 1024 * 1024;
 
 struct Guid {
   uint32_t data1 = 0;
@@ -187,6 +193,32 @@ class Reader {
     return static_cast<size_t>(n);
   }
 
+  // A decoder entering a nested value calls enter() (false, and the input marked bad, past
+  // kMaxNestingDepth) and leave() when done with it, whether or not enter() succeeded.
+  bool enter(const char* what) {
+    ++depth_;
+    if (depth_ > kMaxNestingDepth) {
+      fail(what, "nesting is deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+      return false;
+    }
+    return ok();
+  }
+  void leave() { --depth_; }
+  int depth() const { return depth_; }
+
+  // Accounts for `bytes` a decoder is about to allocate; false (and the input marked bad)
+  // once the total passes kMaxDecodedBytes.
+  bool charge(size_t bytes, const char* what) {
+    if (!ok()) return false;
+    if (bytes > kMaxDecodedBytes - charged_) {
+      fail(what,
+           "decoded values would take more than " + std::to_string(kMaxDecodedBytes) + " bytes");
+      return false;
+    }
+    charged_ += bytes;
+    return true;
+  }
+
   // Marks the input bad (a decoder's own check, e.g. an unknown encoding byte).
   void fail(const char* what, std::string_view why) {
     if (!error_.empty()) return;
@@ -224,6 +256,8 @@ class Reader {
   std::string_view data_;
   size_t pos_ = 0;
   std::string error_;
+  int depth_ = 0;
+  size_t charged_ = 0;
 };
 
 }  // namespace sluice::opcua

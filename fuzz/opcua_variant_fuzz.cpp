@@ -1,0 +1,10 @@
+// libFuzzer entry for the OPC UA built-in type decoders (Variant, DataValue, ...) (body in
+// opcua_targets.cpp).
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzz/opcua_targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return sluice::fuzz::opcua_variant(data, size);
+}
