@@ -210,9 +210,9 @@ Result<TransportHeader> decode_transport_header(std::string_view bytes, uint32_t
   bool chunkable = h.type == MessageType::kMessage;
   if (h.chunk_type != kChunkFinal &&
       !(chunkable && (h.chunk_type == kChunkIntermediate || h.chunk_type == kChunkAbort)))
-    return corruption(std::string("chunk type 0x") +
-                      std::to_string(static_cast<uint8_t>(h.chunk_type)) +
-                      " at offset 3 is not allowed for " + std::string(name));
+    return corruption("chunk type " + std::to_string(static_cast<uint8_t>(h.chunk_type)) +
+                      " at offset 3 is not allowed for " + std::string(name) +
+                      " (F, or C and A for MSG)");
   if (h.size < header_min_size(h.type))
     return corruption(std::string(name) + " message size " + std::to_string(h.size) +
                       " at offset 4 is below its smallest header of " +
