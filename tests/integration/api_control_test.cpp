@@ -50,11 +50,13 @@ class ApiControlTest : public ::testing::Test {
     auth_ = harness_.auth();
     operator_ = token_of("otto", auth::Role::kOperator);
     viewer_ = token_of("vera", auth::Role::kViewer);
-    ASSERT_TRUE(testing::eventually([&] {
-      return call("GET", "/api/v1/services/motor/control", "", viewer_).status == 200;
-    }));
+    ASSERT_TRUE(testing::eventually(
+        [&] { return call("GET", "/api/v1/services/motor/control", "", viewer_).status == 200; }));
   }
-  void TearDown() override { testing::reset_scripted_services(); }
+  void TearDown() override {
+    harness_.stop();  // the scripted source refers to its feed until it stops
+    testing::reset_scripted_services();
+  }
 
   std::string token_of(const std::string& user, auth::Role role) {
     EXPECT_TRUE(auth_->users().create(user, "a password of some length", role).ok());
@@ -64,9 +66,9 @@ class ApiControlTest : public ::testing::Test {
   }
   testing::HttpClient::Response call(const std::string& method, const std::string& path,
                                      const std::string& body, const std::string& token) {
-    return client_.request(method, harness_.url(path), body,
-                           {{"Authorization", "Bearer " + token},
-                            {"Content-Type", "application/json"}});
+    return client_.request(
+        method, harness_.url(path), body,
+        {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
   }
   testing::HttpClient::Response control(const std::string& body) {
     return call("POST", "/api/v1/services/motor/control", body, operator_);
@@ -175,11 +177,12 @@ TEST_F(ApiControlTest, AnOperationCarriesItsParameters) {
 }
 
 TEST_F(ApiControlTest, SourcesWithoutControlUnknownSourcesAndViewersAreRefused) {
-  const auto sim = call("POST", "/api/v1/services/sim/control", R"({"values": {"x": 1}})", operator_);
+  const auto sim =
+      call("POST", "/api/v1/services/sim/control", R"({"values": {"x": 1}})", operator_);
   EXPECT_EQ(sim.status, 409) << sim.body;
   EXPECT_THAT(sim.body, HasSubstr("has no control points"));
-  const auto none = call("POST", "/api/v1/services/nope/control", R"({"values": {"x": 1}})",
-                         operator_);
+  const auto none =
+      call("POST", "/api/v1/services/nope/control", R"({"values": {"x": 1}})", operator_);
   EXPECT_EQ(none.status, 404) << none.body;
   const auto viewer =
       call("POST", "/api/v1/services/motor/control", R"({"values": {"speed": 1}})", viewer_);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "fixtures/api_harness.h"
 #include "fixtures/http_client.h"
@@ -267,6 +268,32 @@ TEST_F(OpcuaSourceTest, ACutConnectionKeepsTheSessionAndLosesNoChange) {
   ASSERT_GE(values.size(), 20u);
   EXPECT_EQ(static_cast<int64_t>(values.size()), *values.rbegin() - *values.begin() + 1)
       << "values missing between " << *values.begin() << " and " << *values.rbegin();
+}
+
+TEST_F(OpcuaSourceTest, AnOutageLongerThanTheSessionTransfersTheSubscriptionToANewSession) {
+  testing::TcpProxy proxy(server_.port());
+  start(
+      "publishing_interval = \"100ms\"\nsampling_interval = \"50ms\"\nqueue_size = 1000\n"
+      "session_timeout = \"2s\"\n"
+      "[[sources.nodes]]\nnode_id = \"ns=1;s=Counter\"\nseries = \"Plant.Counter\"\n",
+      "opc.tcp://127.0.0.1:" + std::to_string(proxy.port()) + "/UA/Sluice");
+  const auto before = good("Plant.Counter");
+  ASSERT_TRUE(before.has_value()) << status().health.reason;
+  // An outage longer than the session timeout: the server closes the session but keeps its
+  // subscription (its lifetime is longer), so the new session takes the subscription over.
+  proxy.refuse(true);
+  ASSERT_GE(proxy.cut(), 1);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  proxy.refuse(false);
+  ASSERT_TRUE(eventually([&] { return detail("subscriptions_transferred") == "1"; }))
+      << "health: " << status().health.reason << "; kept " << detail("sessions_kept")
+      << ", recreated " << detail("subscriptions_recreated");
+  const int64_t at_cut = std::get<int64_t>(before->value);
+  EXPECT_TRUE(eventually([&] {
+    const auto v = last("Plant.Counter");
+    return v && quality::is_good(v->quality) && std::get<int64_t>(v->value) > at_cut + 50;
+  }));
+  EXPECT_EQ(detail("subscriptions_recreated"), "0");
 }
 
 TEST_F(OpcuaSourceTest, AnAbsoluteDeadbandReportsOnlyLargerChanges) {

@@ -296,14 +296,15 @@ Status OpcuaSource::browse_subtree(const OpcuaBrowseSpec& spec) {
 Status OpcuaSource::create_subscription() {
   CreateSubscriptionRequest req;
   req.requested_publishing_interval = options_.publishing_interval_ms;
-  // The server closes a subscription nobody publishes for after lifetime_count intervals;
-  // keep it longer than a reconnect takes.
+  // The server closes a subscription nobody publishes for after lifetime_count intervals.
+  // Three session timeouts: when an outage outlasts the session, the subscription (and the
+  // values it queued) is still there for the new session to take over.
   const double session_ms = static_cast<double>(options_.client.session_timeout.count());
   req.requested_max_keep_alive_count =
       static_cast<uint32_t>(std::clamp(5000.0 / options_.publishing_interval_ms, 1.0, 100.0));
-  req.requested_lifetime_count =
-      std::max<uint32_t>(req.requested_max_keep_alive_count * 3,
-                         static_cast<uint32_t>(session_ms / options_.publishing_interval_ms) + 1);
+  req.requested_lifetime_count = std::max<uint32_t>(
+      req.requested_max_keep_alive_count * 3,
+      static_cast<uint32_t>(3 * session_ms / options_.publishing_interval_ms) + 1);
   SLUICE_ASSIGN_OR_RETURN(CreateSubscriptionResponse sub, client_->create_subscription(req));
   subscription_id_ = sub.subscription_id;
   last_sequence_ = 0;
