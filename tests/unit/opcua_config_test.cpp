@@ -1,6 +1,6 @@
 // The `opcua` source's configuration: defaults, every key mapped, and errors that name the key
 // and line (a bad node id with what is wrong in it, security mode and policy that do not go
-// together, a source that reads nothing); and the include/exclude glob matching of browsing.
+// together, a source that reads nothing); browse paths.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -157,18 +157,6 @@ TEST(OpcuaConfigTest, BrowsePathsNameEachElementsNamespace) {
   EXPECT_THAT(errors_of("endpoint = \"opc.tcp://plc1\"\n[[sources.browse]]\nroot = \"i=85\"\n"
                         "root_path = \"1:Plant\"\n"),
               HasSubstr("give either root or root_path"));
-}
-
-TEST(OpcuaConfigTest, GlobPatternsMatchWholePaths) {
-  EXPECT_TRUE(glob_match("*", "Motor.Speed"));
-  EXPECT_TRUE(glob_match("Motor.*", "Motor.Speed"));
-  EXPECT_FALSE(glob_match("Motor.*", "Pump.Speed"));
-  EXPECT_TRUE(glob_match("*.Speed", "Line1.Motor.Speed"));
-  EXPECT_TRUE(glob_match("M?tor.S*d", "Motor.Speed"));
-  EXPECT_FALSE(glob_match("Motor", "Motor.Speed"));
-  EXPECT_TRUE(glob_match("", ""));
-  EXPECT_FALSE(glob_match("", "x"));
-  EXPECT_TRUE(glob_match("**a", "bba"));
 }
 
 }  // namespace

@@ -68,26 +68,6 @@ Result<std::vector<opcua::QualifiedName>> parse_browse_path(std::string_view tex
   return out;
 }
 
-bool glob_match(std::string_view pattern, std::string_view text) {
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 std::string OpcuaSettings::summary() const {
   std::string what;
   if (!options_.nodes.empty()) what += fmt::format("{} nodes", options_.nodes.size());

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/quality.h"
+#include "ingest/filter.h"
 #include "protocols/opcua/node_ids.h"
 #include "protocols/opcua/status_codes.h"
 
@@ -268,10 +269,10 @@ Status OpcuaSource::browse_subtree(const OpcuaBrowseSpec& spec) {
         const bool included =
             spec.include.empty() ||
             std::any_of(spec.include.begin(), spec.include.end(),
-                        [&](const std::string& p) { return glob_match(p, path); });
+                        [&](const std::string& p) { return ingest::glob_match(p, path); });
         const bool excluded =
             std::any_of(spec.exclude.begin(), spec.exclude.end(),
-                        [&](const std::string& p) { return glob_match(p, path); });
+                        [&](const std::string& p) { return ingest::glob_match(p, path); });
         if (included && !excluded) {
           if (items_.size() >= options_.max_items) {
             return Status(Code::kResourceExhausted,

@@ -164,7 +164,4 @@ void register_opcua(runtime::SourceTypes& types);
 // kInvalidArgument for an empty path or element, or a bad namespace index.
 Result<std::vector<opcua::QualifiedName>> parse_browse_path(std::string_view text);
 
-// Glob matching for include/exclude: '*' any run, '?' one character.
-bool glob_match(std::string_view pattern, std::string_view text);
-
 }  // namespace sluice::sources
