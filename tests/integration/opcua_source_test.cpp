@@ -16,6 +16,7 @@
 #include "fixtures/opcua_peer.h"
 #include "fixtures/tcp_proxy.h"
 #include "fixtures/test_support.h"
+#include "protocols/opcua/client.h"
 #include "runtime/live_tap.h"
 
 namespace sluice {
@@ -316,6 +317,36 @@ TEST_F(OpcuaSourceTest, AnAbsoluteDeadbandReportsOnlyLargerChanges) {
   for (size_t i = 1; i < values.size(); ++i) {
     EXPECT_GT(std::abs(values[i] - values[i - 1]), 0.5) << "values " << i - 1 << " and " << i;
   }
+}
+
+// The SHA-1 thumbprint of the test server's certificate, as openssl prints it ("AB:CD:...").
+std::string server_thumbprint(const std::string& server_dir) {
+  const testing::CommandResult r =
+      testing::run_command("openssl x509 -noout -fingerprint -sha1 -in '" + server_dir +
+                           "/server-pki/own/certs/certificate.pem'");
+  const size_t eq = r.output.find('=');
+  return eq == std::string::npos ? "" : r.output.substr(eq + 1, 59);
+}
+
+TEST_F(OpcuaSourceTest, AServerThumbprintPinsTheServersCertificate) {
+  const std::string thumbprint = server_thumbprint(server_dir_.path());
+  ASSERT_EQ(thumbprint.size(), 59u) << "openssl gave no fingerprint";
+  start("security_policy = \"Basic256Sha256\"\nserver_thumbprint = \"" + thumbprint +
+        "\"\n[[sources.nodes]]\nnode_id = \"ns=1;s=Counter\"\n");
+  ASSERT_TRUE(good("plc.Counter").has_value()) << status().health.reason;
+  EXPECT_EQ(detail("server_thumbprint"), opcua::normalize_thumbprint(thumbprint));
+}
+
+TEST_F(OpcuaSourceTest, AnotherServerCertificateThanThePinnedOneIsRefused) {
+  start(
+      "security_policy = \"Basic256Sha256\"\n"
+      "server_thumbprint = \"00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33\"\n"
+      "[[sources.nodes]]\nnode_id = \"ns=1;s=Counter\"\n");
+  ASSERT_TRUE(eventually([&] {
+    return status().health.state == runtime::HealthState::kCritical &&
+           status().health.reason.find("not the configured server_thumbprint") != std::string::npos;
+  })) << status().health.reason;
+  EXPECT_FALSE(last("plc.Counter").has_value());
 }
 
 TEST_F(OpcuaSourceTest, AWrongPasswordIsReportedInHealth) {

@@ -128,6 +128,9 @@ TEST(OpcuaConfigTest, ErrorsNameTheKeyAndWhatIsWrong) {
                         "security_mode = \"None\"\n[[sources.nodes]]\nnode_id = \"i=85\"\n"),
               HasSubstr("needs Sign or SignAndEncrypt"));
   EXPECT_THAT(errors_of("endpoint = \"opc.tcp://plc1\"\n"), HasSubstr("the source reads nothing"));
+  EXPECT_THAT(errors_of("endpoint = \"opc.tcp://plc1\"\nserver_thumbprint = \"12:zz\"\n"
+                        "[[sources.nodes]]\nnode_id = \"i=85\"\n"),
+              HasSubstr("key 'sources[0].server_thumbprint': expected the SHA-1 thumbprint"));
   EXPECT_THAT(errors_of("endpoint = \"opc.tcp://plc1\"\ndeadband = \"absolute\"\n"
                         "[[sources.nodes]]\nnode_id = \"i=85\"\n"),
               HasSubstr("deadband_value': is required"));

@@ -51,7 +51,35 @@ std::string describe_endpoints(const std::vector<EndpointDescription>& endpoints
 // A lost channel or a server that went away: the caller reconnects.
 Status unavailable(std::string message) { return {Code::kUnavailable, std::move(message)}; }
 
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    out += kDigits[(static_cast<uint8_t>(c) >> 4) & 0xf];
+    out += kDigits[static_cast<uint8_t>(c) & 0xf];
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string normalize_thumbprint(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == ':' || c == ' ') continue;
+    if (c >= '0' && c <= '9') {
+      out += c;
+    } else if (c >= 'a' && c <= 'f') {
+      out += c;
+    } else if (c >= 'A' && c <= 'F') {
+      out += static_cast<char>(c - 'A' + 'a');
+    } else {
+      return {};
+    }
+  }
+  return out;
+}
 
 Result<SecurityMode> parse_security_mode(std::string_view text) {
   if (text == "None") return SecurityMode::kNone;
@@ -144,10 +172,22 @@ Status Client::open_channel_and_find_endpoint() {
         describe_endpoints(endpoints.endpoints)));
   }
   Certificate server_cert;
+  std::string thumbprint;
   if (!chosen->server_certificate.empty()) {
     Result<Certificate> c = Certificate::from_der(chosen->server_certificate);
     if (!c.ok()) return c.status().with_context("the server's certificate (GetEndpoints)");
     server_cert = std::move(c).value();
+    thumbprint = to_hex(server_cert.thumbprint());
+  }
+  if (!config_.server_thumbprint.empty()) {
+    const std::string want = normalize_thumbprint(config_.server_thumbprint);
+    if (thumbprint != want) {
+      return failed_precondition(fmt::format(
+          "the server's certificate has thumbprint {}, not the configured server_thumbprint {}: "
+          "refusing it (if the server's certificate was renewed, check it and update "
+          "server_thumbprint)",
+          thumbprint.empty() ? std::string("(none)") : thumbprint, want));
+    }
   }
   {
     std::lock_guard lock(mu_);
@@ -157,6 +197,7 @@ Status Client::open_channel_and_find_endpoint() {
     info_.security_policy_uri = std::string(want_policy);
     info_.mode = config_.mode;
     info_.server_application_uri = chosen->server.application_uri;
+    info_.server_thumbprint = thumbprint;
   }
   if (config_.policy == SecurityPolicy::kNone) return Status::ok_status();
 

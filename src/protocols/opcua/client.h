@@ -42,6 +42,10 @@ struct ClientConfig {
   // Empty user: anonymous.
   std::string user;
   std::string password;
+  // The SHA-1 thumbprint of the server's certificate (hex, ':' and spaces ignored, any case),
+  // as server certificate managers show it. Set: a server presenting another certificate is
+  // refused (kFailedPrecondition). Empty: the certificate GetEndpoints gives is accepted.
+  std::string server_thumbprint;
   // Where the client's application instance certificate is kept (created on first use).
   IdentityOptions identity;
   std::string application_name = "Sluice";
@@ -59,6 +63,7 @@ struct ConnectionInfo {
   std::string security_policy_uri;
   SecurityMode mode = SecurityMode::kNone;
   std::string server_application_uri;
+  std::string server_thumbprint;  // SHA-1 of its certificate, lower-case hex ("" without one)
   NodeId session_id;
   double revised_session_timeout_ms = 0;
   uint32_t channel_id = 0;
@@ -150,6 +155,9 @@ class Client {
   std::deque<Result<PublishResponse>> publish_queue_;  // guarded by publish_mu_
   size_t publish_outstanding_ = 0;                     // guarded by publish_mu_
 };
+
+// Lower-case hex without separators: "AB:CD" -> "abcd". Empty if it has a non-hex character.
+std::string normalize_thumbprint(std::string_view text);
 
 // "None", "Sign", "SignAndEncrypt" and "None", "Basic256Sha256" for configuration.
 Result<SecurityMode> parse_security_mode(std::string_view text);

@@ -111,6 +111,10 @@ std::shared_ptr<const runtime::SourceSettings> parse_opcua_settings(runtime::Con
   }
   o.pki_dir = t.file_path("pki_dir", "", "a directory for the client's certificate");
   o.client.identity.application_uri = t.string("application_uri", "");
+  o.client.server_thumbprint =
+      t.string("server_thumbprint", "",
+               "the SHA-1 thumbprint of the server's certificate in hex (40 digits)",
+               [](const std::string& v) { return opcua::normalize_thumbprint(v).size() == 40; });
   auto positive_ms = [](std::chrono::nanoseconds d) { return d.count() > 0; };
   o.client.request_timeout = duration_cast<milliseconds>(
       t.duration("request_timeout", std::chrono::seconds(10), "a positive duration", positive_ms));

@@ -499,8 +499,10 @@ Status OpcuaSource::run(runtime::SourceContext& ctx) {
                  bad_items_ > 0 ? fmt::format("{} of {} items refused by the server (see the log)",
                                               bad_items_.load(), items_.size())
                                 : std::string());
-      spdlog::info("source '{}': connected to {} ({}), session {}{}", name(), info.endpoint_url,
-                   info.server_application_uri, info.session_id.to_string(), kept ? " (kept)" : "");
+      spdlog::info("source '{}': connected to {} ({}, certificate thumbprint {}), session {}{}",
+                   name(), info.endpoint_url, info.server_application_uri,
+                   info.server_thumbprint.empty() ? "none" : info.server_thumbprint,
+                   info.session_id.to_string(), kept ? " (kept)" : "");
     }
     if (!options_.subscribe) {
       const int64_t next =
@@ -726,6 +728,7 @@ runtime::SinkDetails OpcuaSource::details() const {
       {"writes", std::to_string(writes_.load())},
       {"write_errors", std::to_string(write_errors_.load())},
       {"calls", std::to_string(calls_.load())},
+      {"server_thumbprint", client_ ? client_->info().server_thumbprint : std::string()},
       {"last_error", error},
   };
 }
