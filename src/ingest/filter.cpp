@@ -121,17 +121,78 @@ std::string describe_series(runtime::ConfigTable& t) {
 
 }  // namespace
 
+ExpressionFilter::ExpressionFilter(std::string output, std::vector<std::string> inputs,
+                                   std::shared_ptr<const rules::Expression> expression)
+    : output_(std::move(output)),
+      inputs_(std::move(inputs)),
+      expression_(std::move(expression)),
+      values_(inputs_.size(), 0.0),
+      qualities_(inputs_.size(), quality::kGood),
+      known_(inputs_.size(), false) {}
+
+void ExpressionFilter::emit(Timestamp ts, std::vector<Sample>& out) const {
+  if (known_count_ < inputs_.size()) return;
+  const double v = expression_->evaluate(values_);
+  if (std::isnan(v)) return;
+  Quality q = quality::kGood;
+  for (const Quality input : qualities_) {
+    if (!quality::is_good(input)) {
+      q = input;
+      break;
+    }
+  }
+  out.push_back(Sample{output_, ts, v, q});
+}
+
+void ExpressionFilter::apply(Batch& batch) {
+  std::vector<Sample> out;
+  out.reserve(batch.samples.size() + 8);
+  bool run_has_input = false;
+  Timestamp run_ts = 0;
+  for (Sample& s : batch.samples) {
+    if (run_has_input && s.ts != run_ts) {
+      emit(run_ts, out);
+      run_has_input = false;
+    }
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      if (s.series != inputs_[i]) continue;
+      double v = 0;
+      if (const double* d = std::get_if<double>(&s.value)) {
+        v = *d;
+      } else if (const int64_t* n = std::get_if<int64_t>(&s.value)) {
+        v = static_cast<double>(*n);
+      } else if (const bool* b = std::get_if<bool>(&s.value)) {
+        v = *b ? 1.0 : 0.0;
+      } else {
+        continue;  // a string is not an input
+      }
+      values_[i] = v;
+      qualities_[i] = s.quality;
+      if (!known_[i]) {
+        known_[i] = true;
+        ++known_count_;
+      }
+      run_has_input = true;
+      run_ts = s.ts;
+    }
+    out.push_back(std::move(s));
+  }
+  if (run_has_input) emit(run_ts, out);
+  batch.samples = std::move(out);
+}
+
 std::shared_ptr<const FilterChainSettings> parse_filters(runtime::ConfigTable& source) {
   const std::optional<runtime::ConfigTable::Tables> tables = source.tables("filters");
   if (!tables) return nullptr;
   auto settings = std::make_shared<FilterChainSettings>();
   for (runtime::ConfigTable& t : *tables) {
     if (!t.has("type")) {
-      t.error("type", "missing; the filter types are scale, rename, include, exclude");
+      t.error("type", "missing; the filter types are scale, rename, include, exclude, expression");
       t.ignore_unknown_keys();
       continue;
     }
-    const size_t type = t.choice("type", 99, {"scale", "rename", "include", "exclude"});
+    const size_t type =
+        t.choice("type", 99, {"scale", "rename", "include", "exclude", "expression"});
     if (type == 99) t.ignore_unknown_keys();
     switch (type) {
       case 0: {
@@ -172,6 +233,37 @@ std::shared_ptr<const FilterChainSettings> parse_filters(runtime::ConfigTable& s
         SeriesPatterns series = read_series(t, true);
         settings->add(fmt::format("{} the listed series", keep ? "include" : "exclude"),
                       [=] { return std::make_unique<SelectFilter>(keep, series); });
+        break;
+      }
+      case 4: {
+        const std::string asset =
+            t.string("asset", "", "an asset name such as \"MotorTemperature\"");
+        const std::string name =
+            t.string("name", "", "the new datapoint's name, e.g. \"desiredSpeed\"",
+                     [](const std::string& v) { return !v.empty() && v.size() <= kMaxSeriesName; });
+        if (!t.has("name")) t.error("name", "missing; say the new datapoint's name");
+        const std::string text = t.string("expression", "", "an expression (docs/expressions.md)");
+        if (!t.has("expression")) {
+          t.error("expression", "missing, e.g. \"temperature > 20 ? temperature * 50 + 1200 : 0\"");
+          break;
+        }
+        const std::string prefix = asset.empty() ? "" : asset + ".";
+        Result<rules::Expression> compiled = rules::Expression::compile(text);
+        if (!compiled.ok()) {
+          t.error("expression", compiled.status().message());
+          break;
+        }
+        if (compiled->names().empty()) {
+          t.error("expression", "reads no datapoint: it would add the same value forever");
+          break;
+        }
+        std::vector<std::string> inputs;
+        for (const std::string& n : compiled->names()) inputs.push_back(prefix + n);
+        auto expression = std::make_shared<const rules::Expression>(std::move(compiled).value());
+        const std::string output = prefix + name;
+        settings->add(fmt::format("expression {} = {}", output, expression->to_string()), [=] {
+          return std::make_unique<ExpressionFilter>(output, inputs, expression);
+        });
         break;
       }
       default: break;  // choice() reported the unknown type

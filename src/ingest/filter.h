@@ -16,6 +16,7 @@
 
 #include "core/sample.h"
 #include "core/status.h"
+#include "rules/expr.h"
 
 namespace sluice::runtime {
 class ConfigTable;
@@ -121,6 +122,35 @@ class SelectFilter final : public Filter {
  private:
   bool keep_matches_;
   SeriesPatterns series_;
+};
+
+// Adds a datapoint computed from others (FogLAMP's expression filter): `name` = `expression`
+// (rules/expr.h, see docs/expressions.md), whose names are datapoints of `asset` (series
+// "<asset>.<name>"; without an asset they are whole series names, and so is `name`). After each
+// run of consecutive samples with one timestamp that holds an input (a "reading"), once every
+// input has had a numeric value, the new sample is inserted after the run, at that timestamp.
+// Inputs keep their latest values across batches. Its quality is Good when every input's latest
+// sample was Good, else the quality of the first input that was not. A NaN result is not added.
+// Bools count as 1 and 0; strings are not inputs.
+class ExpressionFilter final : public Filter {
+ public:
+  // `expression` must compile with one slot per entry of `inputs` (the series it reads, in slot
+  // order); parse_filters() checks that.
+  ExpressionFilter(std::string output, std::vector<std::string> inputs,
+                   std::shared_ptr<const rules::Expression> expression);
+  std::string_view type() const override { return "expression"; }
+  void apply(Batch& batch) override;
+
+ private:
+  void emit(Timestamp ts, std::vector<Sample>& out) const;
+
+  std::string output_;
+  std::vector<std::string> inputs_;
+  std::shared_ptr<const rules::Expression> expression_;
+  std::vector<double> values_;
+  std::vector<Quality> qualities_;
+  std::vector<bool> known_;
+  size_t known_count_ = 0;
 };
 
 }  // namespace sluice::ingest

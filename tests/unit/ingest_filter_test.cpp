@@ -110,7 +110,7 @@ TEST(IngestFilterTest, BadFiltersAreReportedWithTheirWholeKey) {
     std::string message;
   } cases[] = {
       {"[[sources.filters]]\nfrom = \"a\"\nto = \"b\"\n", "sources[0].filters[0].type",
-       "the filter types are scale, rename, include, exclude"},
+       "the filter types are scale, rename, include, exclude, expression"},
       {"[[sources.filters]]\ntype = \"blur\"\n", "sources[0].filters[0].type", "scale"},
       {"[[sources.filters]]\ntype = \"scale\"\n", "sources[0].filters[0].factor", "missing"},
       {"[[sources.filters]]\ntype = \"scale\"\nfactor = \"x\"\n", "sources[0].filters[0].factor",
@@ -137,6 +137,73 @@ TEST(IngestFilterTest, BadFiltersAreReportedWithTheirWholeKey) {
     EXPECT_THAT(errors[0].message, HasSubstr(c.message)) << c.filters;
     EXPECT_GT(errors[0].line, 5) << c.filters;
   }
+}
+
+// The issue's example: desiredSpeed from temperature, per reading of the asset.
+ExpressionFilter fan_filter() {
+  auto e = rules::Expression::compile("temperature > 20 ? temperature * 50 + 1200 : 0");
+  EXPECT_TRUE(e.ok()) << e.status().message();
+  return ExpressionFilter("Motor.desiredSpeed", {"Motor.temperature"},
+                          std::make_shared<const rules::Expression>(std::move(e).value()));
+}
+
+TEST(IngestFilterTest, AnExpressionAddsADatapointAfterEachReadingOfItsInputs) {
+  ExpressionFilter f = fan_filter();
+  Batch b;
+  b.samples = {Sample{"Motor.temperature", 10, 15.0}, Sample{"Motor.load", 10, 0.5},
+               Sample{"Other.x", 20, 1.0}, Sample{"Motor.temperature", 30, int64_t{30}}};
+  f.apply(b);
+  ASSERT_EQ(names(b),
+            (std::vector<std::string>{"Motor.temperature", "Motor.load", "Motor.desiredSpeed",
+                                      "Other.x", "Motor.temperature", "Motor.desiredSpeed"}));
+  EXPECT_EQ(b.samples[2].ts, 10);
+  EXPECT_EQ(std::get<double>(b.samples[2].value), 0.0);  // 15 is not above 20
+  EXPECT_EQ(b.samples[5].ts, 30);
+  EXPECT_EQ(std::get<double>(b.samples[5].value), 2700.0);
+  EXPECT_EQ(b.samples[5].quality, quality::kGood);
+}
+
+TEST(IngestFilterTest, AnExpressionWaitsForEveryInputAndKeepsThemAcrossBatches) {
+  auto e = rules::Expression::compile("a + b");
+  ASSERT_TRUE(e.ok());
+  ExpressionFilter f("sum", {"a", "b"}, std::make_shared<const rules::Expression>(*e));
+  Batch first = batch_of({{"a", 1.0}});
+  f.apply(first);
+  EXPECT_EQ(names(first), std::vector<std::string>{"a"});  // b not known yet
+  Batch second;
+  second.samples = {Sample{"b", 5, 2.0, quality::kUncertain}};
+  f.apply(second);
+  ASSERT_EQ(names(second), (std::vector<std::string>{"b", "sum"}));
+  EXPECT_EQ(std::get<double>(second.samples[1].value), 3.0);
+  EXPECT_EQ(second.samples[1].quality, quality::kUncertain);  // as good as its worst input
+}
+
+TEST(IngestFilterTest, AnExpressionFilterIsConfiguredWithItsAssetAndErrorsGiveTheColumn) {
+  std::vector<runtime::ConfigError> errors;
+  Result<runtime::Config> c = parse(R"(
+[[sources.filters]]
+type = "expression"
+asset = "Motor"
+name = "desiredSpeed"
+expression = "temperature > 20 ? temperature * 50 + 1200 : 0"
+)",
+                                    &errors);
+  ASSERT_TRUE(c.ok()) << (errors.empty() ? c.status().message() : errors[0].to_string());
+  FilterChain chain = c->sources.at(0).filters->make();
+  Batch b = batch_of({{"Motor.temperature", 25.0}});
+  chain.apply(b);
+  ASSERT_EQ(names(b), (std::vector<std::string>{"Motor.temperature", "Motor.desiredSpeed"}));
+  EXPECT_EQ(std::get<double>(b.samples[1].value), 2450.0);
+
+  errors.clear();
+  EXPECT_FALSE(parse("[[sources.filters]]\ntype = \"expression\"\nname = \"x\"\n"
+                     "expression = \"1 + sqr(4)\"\n",
+                     &errors)
+                   .ok());
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].key, "sources[0].filters[0].expression");
+  EXPECT_THAT(errors[0].message,
+              HasSubstr("unknown function 'sqr' at column 5 (did you mean 'sqrt'?)"));
 }
 
 }  // namespace
