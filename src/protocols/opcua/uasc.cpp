@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "protocols/opcua/types.h"
+
 namespace sluice::opcua::uasc {
 namespace {
 
@@ -23,7 +25,6 @@ constexpr std::array<std::pair<std::string_view, MessageType>, 7> kTypes = {{
 
 constexpr size_t kHmacSize = kSha256Size;
 // The largest diagnostic nesting accepted in a ResponseHeader.
-constexpr int kMaxDiagnosticDepth = 8;
 // NodeId encodings (Part 6, 5.2.2.9).
 constexpr uint8_t kNodeIdTwoByte = 0;
 constexpr uint8_t kNodeIdFourByte = 1;
@@ -86,58 +87,21 @@ Status strip_padding(Bytes& plain, size_t body_start, bool extra) {
   return Status::ok_status();
 }
 
+// The secure channel's headers skip these structures with the types' own decoders (types.h),
+// bounds and nesting limits included.
 void skip_node_id(Reader& r) {
-  uint8_t encoding = r.u8("NodeId encoding");
-  switch (encoding & 0x3f) {
-    case kNodeIdTwoByte: r.u8("NodeId"); break;
-    case kNodeIdFourByte:
-      r.u8("NodeId namespace");
-      r.u16("NodeId");
-      break;
-    case kNodeIdNumeric:
-      r.u16("NodeId namespace");
-      r.u32("NodeId");
-      break;
-    case kNodeIdString:
-      r.u16("NodeId namespace");
-      r.string("NodeId");
-      break;
-    case kNodeIdGuid:
-      r.u16("NodeId namespace");
-      r.guid("NodeId");
-      break;
-    case kNodeIdByteString:
-      r.u16("NodeId namespace");
-      r.bytestring("NodeId");
-      break;
-    default: r.fail("NodeId encoding", "unknown encoding " + std::to_string(encoding));
-  }
-  if ((encoding & 0xc0) != 0) r.fail("NodeId encoding", "ExpandedNodeId flags in a NodeId");
+  NodeId id;
+  decode(r, id);
 }
 
-void skip_diagnostic_info(Reader& r, int depth) {
-  if (depth > kMaxDiagnosticDepth) {
-    r.fail("DiagnosticInfo", "nested too deep");
-    return;
-  }
-  uint8_t mask = r.u8("DiagnosticInfo mask");
-  if (mask & 0x01) r.i32("DiagnosticInfo SymbolicId");
-  if (mask & 0x02) r.i32("DiagnosticInfo NamespaceUri");
-  if (mask & 0x08) r.i32("DiagnosticInfo Locale");
-  if (mask & 0x04) r.i32("DiagnosticInfo LocalizedText");
-  if (mask & 0x10) r.string("DiagnosticInfo AdditionalInfo");
-  if (mask & 0x20) r.u32("DiagnosticInfo InnerStatusCode");
-  if (mask & 0x40) skip_diagnostic_info(r, depth + 1);
+void skip_diagnostic_info(Reader& r) {
+  DiagnosticInfo info;
+  decode(r, info);
 }
 
 void skip_extension_object(Reader& r) {
-  skip_node_id(r);
-  uint8_t encoding = r.u8("ExtensionObject encoding");
-  if (encoding == 1 || encoding == 2) {
-    r.bytestring("ExtensionObject body");
-  } else if (encoding != 0) {
-    r.fail("ExtensionObject encoding", "unknown encoding " + std::to_string(encoding));
-  }
+  ExtensionObject eo;
+  decode(r, eo);
 }
 
 void write_four_byte_node_id(Writer& w, uint16_t id) {
@@ -676,7 +640,7 @@ ResponseHeaderSummary read_response_header(Reader& r) {
   r.datetime("ResponseHeader Timestamp");
   s.request_handle = r.u32("ResponseHeader RequestHandle");
   s.service_result = r.u32("ResponseHeader ServiceResult");
-  skip_diagnostic_info(r, 0);
+  skip_diagnostic_info(r);
   size_t strings = r.array_length("ResponseHeader StringTable", 4);
   for (size_t i = 0; i < strings && r.ok(); ++i) r.string("ResponseHeader StringTable");
   skip_extension_object(r);
