@@ -132,6 +132,8 @@ int control_http_status(Code code) {
     case Code::kUnavailable:
     case Code::kAborted: return 503;
     case Code::kTimeout: return 504;
+    case Code::kPermissionDenied: return 403;
+    case Code::kResourceExhausted: return 429;
     default: return 502;
   }
 }

@@ -84,16 +84,6 @@ bool parse_iso8601(std::string_view s, Timestamp* out) {
 
 }  // namespace
 
-std::string iso8601_ms(Timestamp ns) {
-  const int64_t secs = ns >= 0 ? ns / kNsPerSecond : (ns - (kNsPerSecond - 1)) / kNsPerSecond;
-  const int64_t ms = (ns - secs * kNsPerSecond) / kNsPerMs;
-  const std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-}
-
 bool parse_time_param(std::string_view field, std::string_view text, Timestamp* out,
                       ParamError* error) {
   const bool numeric = !text.empty() && text.find_first_not_of("-0123456789") == std::string::npos;

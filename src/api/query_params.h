@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "api/http_server.h"
+#include "core/clock.h"
 #include "core/sample.h"
 #include "core/status.h"
 
@@ -23,7 +24,7 @@ struct ParamError {
 };
 
 // "2026-11-24T05:13:04.123Z" (milliseconds, truncated toward the past).
-std::string iso8601_ms(Timestamp ns);
+using sluice::iso8601_ms;  // core/clock.h
 
 // A point in time as a query parameter: epoch milliseconds ("1700000000000", may be negative) or
 // ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (no zone: UTC). Nanoseconds since

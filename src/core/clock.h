@@ -4,10 +4,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "core/sample.h"
 
 namespace sluice {
+
+// "2026-11-24T05:13:04.123Z": a timestamp (ns since the Unix epoch) as ISO-8601 UTC with
+// milliseconds.
+std::string iso8601_ms(Timestamp ns);
 
 class Clock {
  public:

@@ -17,6 +17,7 @@ std::string_view code_name(Code code) {
     case Code::kTimeout: return "TIMEOUT";
     case Code::kFailedPrecondition: return "FAILED_PRECONDITION";
     case Code::kAborted: return "ABORTED";
+    case Code::kPermissionDenied: return "PERMISSION_DENIED";
     case Code::kInternal: return "INTERNAL";
   }
   return "UNKNOWN";

@@ -24,6 +24,7 @@ enum class Code : int {
   kTimeout,             // waited as long as allowed
   kFailedPrecondition,  // the object is not in a state that allows the call
   kAborted,             // the operation was cancelled (shutdown)
+  kPermissionDenied,    // the caller may not do this (an ACL, a role)
   kInternal,            // a bug: an invariant did not hold
 };
 
@@ -52,6 +53,9 @@ class [[nodiscard]] Status {
 
 inline Status invalid_argument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
 inline Status not_found(std::string m) { return {Code::kNotFound, std::move(m)}; }
+inline Status permission_denied(std::string m) {
+  return {Code::kPermissionDenied, std::move(m)};
+}
 inline Status corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
 inline Status io_error(std::string m) { return {Code::kIoError, std::move(m)}; }
 inline Status no_space(std::string m) { return {Code::kNoSpace, std::move(m)}; }

@@ -5,6 +5,7 @@
 // together.
 #include "runtime/config.h"
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -134,6 +135,7 @@ std::filesystem::path base_dir_of(std::string_view file_name);
 // One TOML table seen through ConfigTable.
 class TomlTable final : public ConfigTable {
  public:
+  using NamedValues = std::vector<std::pair<std::string, Value>>;
   TomlTable(const toml::table& table, std::string path, ErrorList& errors)
       : table_(table), path_(std::move(path)), errors_(errors) {}
 
@@ -261,6 +263,31 @@ class TomlTable final : public ConfigTable {
     for (std::string_view c : choices) quoted.push_back("\"" + std::string(c) + "\"");
     const std::string expected = "one of " + join(quoted, ", ");
     return bad(key, *node, expected, fallback);
+  }
+
+  std::optional<std::vector<std::pair<std::string, Value>>> values(
+      std::string_view key, std::string_view expected) override {
+    const toml::node* node = get(key);
+    if (node == nullptr) return std::nullopt;
+    const toml::table* table = node->as_table();
+    if (table == nullptr) return bad(key, *node, expected, std::optional<NamedValues>{});
+    NamedValues out;
+    for (auto&& [name, value] : *table) {
+      if (const auto* b = value.as_boolean()) {
+        out.emplace_back(std::string(name.str()), b->get());
+      } else if (const auto* i = value.as_integer()) {
+        out.emplace_back(std::string(name.str()), i->get());
+      } else if (const auto* f = value.as_floating_point()) {
+        out.emplace_back(std::string(name.str()), f->get());
+      } else if (const auto* s = value.as_string()) {
+        out.emplace_back(std::string(name.str()), s->get());
+      } else {
+        errors_.add(value.source(), full_key(key) + "." + std::string(name.str()),
+                    "expected a number, boolean or string, got " + show(value));
+        return std::nullopt;
+      }
+    }
+    return out;
   }
 
   std::optional<Tables> tables(std::string_view key) override {
@@ -630,9 +657,44 @@ void parse_sources(TomlTable& root, const toml::array& array, const SourceTypes&
       continue;  // its other keys belong to a type we do not know: not reported as unknown
     }
     source.settings = type->parse(t);
+    source.acl = t.string("acl", "", "the name of an [[acls]] entry",
+                          [](const std::string& v) { return !v.empty(); });
     source.filters = ingest::parse_filters(t);
     toml_table.report_unknown_keys();
     out->push_back(std::move(source));
+  }
+}
+
+void parse_documents(TomlTable& root, const toml::array& array, const DocumentType& kind,
+                     std::vector<DocumentConfig>* out) {
+  std::map<std::string, int> first_line_of;  // name -> line, to report duplicates
+  for (size_t i = 0; i < array.size(); ++i) {
+    const std::string path = fmt::format("{}[{}]", kind.name, i);
+    const toml::table* table = array[i].as_table();
+    if (table == nullptr) {
+      root.errors().add(array[i].source(), path,
+                        fmt::format("expected a table written [[{}]], got {}", kind.name,
+                                    show(array[i])));
+      continue;
+    }
+    TomlTable t(*table, path, root.errors());
+    kind.check(t);
+    t.report_unknown_keys();
+    DocumentConfig doc;
+    doc.kind = kind.name;
+    doc.line = static_cast<int>(table->source().begin.line);
+    if (const auto* name = table->get_as<std::string>("name")) doc.name = name->get();
+    if (!doc.name.empty()) {
+      auto [it, inserted] = first_line_of.emplace(doc.name, doc.line);
+      if (!inserted) {
+        t.error("name", fmt::format("'{}' is used by the [[{}]] at line {} too; names are unique",
+                                    doc.name, kind.name, it->second));
+      }
+    }
+    std::ostringstream json;
+    json << toml::json_formatter{*table, toml::format_flags::none};
+    doc.json = json.str();
+    out->push_back(std::move(doc));
   }
 }
 
@@ -743,6 +805,11 @@ Result<Config> parse_config(std::string_view text, std::string_view file_name,
     }
     if (const toml::array* sinks = root.table_array("sinks")) {
       parse_sinks(root, *sinks, types, config.sources, &config.sinks);
+    }
+    for (const DocumentType& kind : types.documents()) {
+      if (const toml::array* tables = root.table_array(kind.name)) {
+        parse_documents(root, *tables, kind, &config.documents);
+      }
     }
     root.report_unknown_keys();
   }

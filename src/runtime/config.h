@@ -60,6 +60,9 @@ struct SourceConfig {
   bool enabled = true;
   int line = 0;  // where its [[sources]] table starts, for messages
   std::shared_ptr<const SourceSettings> settings;  // never null in a parsed Config
+  // The ACL ([[acls]]) that says who may send it control requests; "": anyone the API's roles
+  // allow.
+  std::string acl;
   // Its [[sources.filters]] chain, applied to every batch it ingests; null: none.
   std::shared_ptr<const ingest::FilterChainSettings> filters;
 };
@@ -73,6 +76,14 @@ struct SinkConfig {
   std::shared_ptr<const SinkSettings> settings;  // never null in a parsed Config
 };
 
+// One table of a document kind (source_types.h, DocumentType): [[rules]], [[notifications]] ...
+struct DocumentConfig {
+  std::string kind;  // "rules", "notifications", "scripts", "acls"
+  std::string name;  // its `name` key
+  int line = 0;
+  std::string json;  // the table as a JSON object
+};
+
 struct Config {
   std::string file;  // the path it was read from, as given
   InstanceConfig instance;
@@ -81,6 +92,7 @@ struct Config {
   ApiConfig api;
   std::vector<SourceConfig> sources;
   std::vector<SinkConfig> sinks;
+  std::vector<DocumentConfig> documents;  // by kind in registration order, then file order
 };
 
 // Reads and parses the file at `path`. A relative [store] dir is taken relative to the file's

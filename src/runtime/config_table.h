@@ -14,7 +14,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "core/sample.h"
 
 namespace sluice::runtime {
 
@@ -60,6 +63,13 @@ class ConfigTable {
   // One of `choices` (exact, case-sensitive); returns its index, or `fallback`.
   virtual size_t choice(std::string_view key, size_t fallback,
                         std::initializer_list<std::string_view> choices) = 0;
+
+  // A table of scalar values, e.g. values = { speed = 1200, run = true } (JSON: an object), each
+  // as a Value: an integer an int64, any other number a double, a boolean, a string. In the
+  // order the table keeps (TOML: by key; JSON: by key). nullopt when absent, or when it is not a
+  // table of scalars (an error is then recorded).
+  virtual std::optional<std::vector<std::pair<std::string, Value>>> values(
+      std::string_view key, std::string_view expected) = 0;
 
   // The array of tables `key`, written [[<this table's header>.<key>]] (e.g.
   // [[sources.subscriptions]]) or key = [{...}, ...]: one ConfigTable per element, in file

@@ -14,7 +14,8 @@ struct LiveSubscription::Registry {
 
   std::mutex mu;
   std::shared_ptr<const List> list = std::make_shared<const List>();  // guarded by mu
-  std::atomic<size_t> count{0};  // list->size(), written with mu held
+  std::atomic<size_t> stored_count{0};  // subscriptions in `list` not at_ingest (mu held)
+  std::atomic<size_t> ingest_count{0};  // at_ingest ones
 
   std::shared_ptr<const List> snapshot() {
     std::lock_guard lock(mu);
@@ -22,7 +23,15 @@ struct LiveSubscription::Registry {
   }
   // Replaces the list by `next` (mu held).
   void replace(List next) {
-    count.store(next.size(), std::memory_order_relaxed);
+    size_t stored = 0;
+    size_t ingest = 0;
+    for (const std::weak_ptr<LiveSubscription>& w : next) {
+      if (std::shared_ptr<LiveSubscription> sub = w.lock()) {
+        ++(sub->filter().at_ingest ? ingest : stored);
+      }
+    }
+    stored_count.store(stored, std::memory_order_relaxed);
+    ingest_count.store(ingest, std::memory_order_relaxed);
     list = std::make_shared<const List>(std::move(next));
   }
 };
@@ -49,6 +58,23 @@ size_t LiveSubscription::drain(std::vector<LiveSample>& out, size_t max) {
   return n;
 }
 
+bool LiveSubscription::wait_for(std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mu_);
+  waiting_ = true;
+  cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || interrupted_; });
+  waiting_ = false;
+  interrupted_ = false;
+  return !queue_.empty();
+}
+
+void LiveSubscription::interrupt() {
+  {
+    std::lock_guard lock(mu_);
+    interrupted_ = true;
+  }
+  cv_.notify_all();
+}
+
 size_t LiveSubscription::queued() const {
   std::lock_guard lock(mu_);
   return queue_.size();
@@ -67,6 +93,7 @@ void LiveSubscription::offer(std::string_view stream, const Batch& batch) {
     dropped = taken.size() - capacity_;
     taken.erase(taken.begin(), taken.begin() + static_cast<std::ptrdiff_t>(dropped));
   }
+  bool wake = false;
   std::vector<LiveSample> copies;
   copies.reserve(taken.size());
   for (const Sample* s : taken) copies.push_back(LiveSample{std::string(stream), *s});
@@ -80,12 +107,16 @@ void LiveSubscription::offer(std::string_view stream, const Batch& batch) {
     }
     std::move(copies.begin(), copies.end(), std::back_inserter(queue_));
     assert(queue_.size() <= capacity_ && "the live queue exceeds its capacity");
+    wake = waiting_;
   }
+  if (wake) cv_.notify_one();
   if (dropped > 0) dropped_.fetch_add(dropped, std::memory_order_relaxed);
 }
 
 LiveTap::LiveTap()
-    : registry_(std::make_shared<LiveSubscription::Registry>()), subscribers_(&registry_->count) {}
+    : registry_(std::make_shared<LiveSubscription::Registry>()),
+      stored_subscribers_(&registry_->stored_count),
+      ingest_subscribers_(&registry_->ingest_count) {}
 
 LiveTap::~LiveTap() = default;
 
@@ -99,10 +130,12 @@ std::shared_ptr<LiveSubscription> LiveTap::subscribe(LiveFilter filter, size_t c
   return sub;
 }
 
-void LiveTap::publish_to_subscribers(std::string_view stream, const Batch& batch) {
+void LiveTap::publish_to_subscribers(std::string_view stream, const Batch& batch,
+                                     bool at_ingest) {
   const std::shared_ptr<const LiveSubscription::Registry::List> list = registry_->snapshot();
   for (const std::weak_ptr<LiveSubscription>& w : *list) {
-    if (std::shared_ptr<LiveSubscription> sub = w.lock()) sub->offer(stream, batch);
+    std::shared_ptr<LiveSubscription> sub = w.lock();
+    if (sub && sub->filter().at_ingest == at_ingest) sub->offer(stream, batch);
   }
 }
 

@@ -172,6 +172,8 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     }
     const size_t n = batch.size();
     if (n == 0) return store::AppendResult{};
+    // The rules see the batch now, not after the store's sync (live_tap.h).
+    runtime_.live_tap_.publish_ingest(config_.name, batch);
     Result<store::AppendResult> r = store_.append(config_.name, batch, options);
     if (!r.ok()) {
       failed_ingests_.fetch_add(1, std::memory_order_relaxed);
@@ -257,6 +259,9 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
       samples_.fetch_add(n, std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);
       runtime_.last_values_.stream(stream).update(batch);
+      // Forwarded data may be a resend: the rules see a session stream's batch only once the
+      // store recognised it as new.
+      runtime_.live_tap_.publish_ingest(stream, batch);
       runtime_.live_tap_.publish(stream, batch);
     }
     return r;
@@ -311,6 +316,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
         continue;
       }
       runtime_.last_values_.stream(stream).update(marks);
+      runtime_.live_tap_.publish_ingest(stream, marks);
       runtime_.live_tap_.publish(stream, marks);
     }
   }
@@ -323,6 +329,11 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     return std::make_pair(it->second.last_input_ns, it->second.closed);
   }
   const TokenVerifier* tokens() const override { return runtime_.options_.tokens; }
+  Result<ControlOutcome> control(const ControlRequest& request) override {
+    ControlRouter* router = runtime_.control_router();
+    if (router == nullptr) return SourceContext::control(request);
+    return router->dispatch(request, Caller::service(config_.name, config_.type));
+  }
 
   Clock& clock() override { return clock_; }
   bool stopping() const override { return stop_requested(); }
@@ -780,6 +791,35 @@ Result<std::unique_ptr<Runtime::SinkSlot>> Runtime::make_sink_slot(const SinkCon
     slot->set_failure(Health{HealthState::kCritical, built.status().message()});
   }
   return slot;
+}
+
+Result<std::string> Runtime::source_acl(std::string_view name) const {
+  std::shared_lock lock(services_mu_);
+  for (const auto& slot : slots_) {
+    if (slot->name() == name) return slot->config().acl;
+  }
+  return not_found("no source named '" + std::string(name) + "'");
+}
+
+std::optional<std::string> Runtime::source_of_asset(std::string_view asset) const {
+  const std::string prefix = std::string(asset) + ".";
+  std::optional<LastValue> newest;
+  for (LastValue& v : last_values_.all()) {
+    if (!v.series.starts_with(prefix)) continue;
+    if (!newest || v.ts > newest->ts) newest = std::move(v);
+  }
+  if (!newest) return std::nullopt;
+  {
+    std::shared_lock lock(services_mu_);
+    for (const auto& slot : slots_) {
+      if (slot->name() == newest->stream) return newest->stream;
+    }
+  }
+  Result<std::string> meta = store_->stream_meta(newest->stream);
+  if (!meta.ok()) return std::nullopt;
+  std::string service = stream_service(*meta);
+  if (service.empty()) return std::nullopt;
+  return service;
 }
 
 std::vector<std::string> Runtime::source_names() const {

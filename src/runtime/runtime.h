@@ -48,6 +48,7 @@
 #include "core/status.h"
 #include "io/env.h"
 #include "runtime/config.h"
+#include "runtime/control.h"
 #include "runtime/last_values.h"
 #include "runtime/live_tap.h"
 #include "runtime/series_registry.h"
@@ -235,6 +236,18 @@ class Runtime {
   store::Store& store() { return *store_; }
   SeriesRegistry& series() { return *series_; }
 
+  // The control dispatcher that carries out the control requests sources receive
+  // (SourceContext::control); null: they are refused. Set before start(); must outlive the
+  // runtime's sources.
+  void set_control_router(ControlRouter* router) { control_router_.store(router); }
+  ControlRouter* control_router() const { return control_router_.load(); }
+  // The source that ingested a series of asset `asset` (`<asset>.<datapoint>`) most recently,
+  // from the last-value cache: the control dispatcher's asset tracker. nullopt if none did
+  // since start.
+  std::optional<std::string> source_of_asset(std::string_view asset) const;
+  // The ACL a source's settings attach to it (`acl`); "" for none, kNotFound for no such source.
+  Result<std::string> source_acl(std::string_view name) const;
+
  private:
   class Slot;
   class SinkSlot;
@@ -292,6 +305,7 @@ class Runtime {
   std::unique_ptr<SeriesRegistry> series_;
   LastValues last_values_;
   LiveTap live_tap_;  // declared before the slots, which publish to it
+  std::atomic<ControlRouter*> control_router_{nullptr};
   // The vectors change only with control_mu_ and services_mu_ (exclusive) held; readers from
   // other threads hold services_mu_ shared, the controlling thread holds control_mu_.
   mutable std::shared_mutex services_mu_;

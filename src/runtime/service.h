@@ -22,6 +22,9 @@
 
 namespace sluice::runtime {
 
+struct ControlRequest;  // runtime/control.h
+struct ControlOutcome;
+
 // What the operator asked for: kRunning (enabled and started), kIdle (enabled but not running,
 // e.g. before start or after stop), kDisabled (enabled = false in the config).
 enum class Mode { kIdle, kRunning, kDisabled };
@@ -165,6 +168,12 @@ class SourceContext {
     return none;
   }
   virtual const TokenVerifier* tokens() const { return nullptr; }
+
+  // A control request this source received (an MQTT command topic: a north control input),
+  // carried out by the control dispatcher with this source as the caller (its name and type,
+  // which ACLs may grant). Returns once done or refused (runtime/control.h, ControlRouter).
+  // The default refuses with kUnavailable: no dispatcher.
+  virtual Result<ControlOutcome> control(const ControlRequest& request);
 
   // Time as the source must see it (a ManualClock in tests).
   virtual Clock& clock() = 0;

@@ -55,4 +55,21 @@ std::vector<std::string> SourceTypes::sink_names() const {
   return names;
 }
 
+void SourceTypes::add_document(DocumentType type) {
+  for (DocumentType& t : document_types_) {
+    if (t.name == type.name) {
+      t = std::move(type);
+      return;
+    }
+  }
+  document_types_.push_back(std::move(type));
+}
+
+const DocumentType* SourceTypes::find_document(std::string_view name) const {
+  for (const DocumentType& t : document_types_) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
 }  // namespace sluice::runtime

@@ -50,6 +50,17 @@ struct SinkType {
   std::function<std::shared_ptr<const SinkSettings>(ConfigTable& table)> parse;
 };
 
+// A kind of document the config file holds besides services, as an array of tables: [[rules]],
+// [[notifications]], [[scripts]], [[acls]] (registered by control/documents.h). The config
+// parser checks each table with `check` (its errors go through the table, so they name the line
+// and key) and keeps it as JSON text (Config::documents): the form the state database keeps
+// documents in and the REST API sends and takes, read again through runtime::JsonTable.
+struct DocumentType {
+  std::string name;  // the array's key, e.g. "rules"
+  // Reads and checks every key of one table (its `name` included).
+  std::function<void(ConfigTable& table)> check;
+};
+
 // Source and sink types by name. (Named for its first half; it holds both.)
 class SourceTypes {
  public:
@@ -63,9 +74,14 @@ class SourceTypes {
   const SinkType* find_sink(std::string_view name) const;
   std::vector<std::string> sink_names() const;
 
+  void add_document(DocumentType type);
+  const DocumentType* find_document(std::string_view name) const;
+  const std::vector<DocumentType>& documents() const { return document_types_; }
+
  private:
   std::vector<SourceType> types_;
   std::vector<SinkType> sink_types_;
+  std::vector<DocumentType> document_types_;
 };
 
 }  // namespace sluice::runtime

@@ -9,9 +9,9 @@
 namespace sluice::runtime {
 namespace {
 
-// 2: the services table. 3: the paused_sessions table. Every change so far is an added table
+// 2: the services table. 3: the paused_sessions table. 4: the documents table. Every change so far is an added table
 // (CREATE TABLE IF NOT EXISTS), so an older database is brought up to date by opening it.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -118,7 +118,13 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
                 "  PRIMARY KEY (kind, name));"
                 "CREATE TABLE IF NOT EXISTS paused_sessions ("
                 "  stream TEXT NOT NULL, sink TEXT NOT NULL, paused_at TEXT NOT NULL,"
-                "  PRIMARY KEY (stream, sink));"));
+                "  PRIMARY KEY (stream, sink));"
+                "CREATE TABLE IF NOT EXISTS documents ("
+                "  kind TEXT NOT NULL, name TEXT NOT NULL, json TEXT NOT NULL,"
+                "  origin TEXT NOT NULL CHECK (origin IN ('config', 'api')),"
+                "  updated_at TEXT NOT NULL, seed_hash TEXT NOT NULL DEFAULT '',"
+                "  deleted INTEGER NOT NULL DEFAULT 0,"
+                "  PRIMARY KEY (kind, name));"));
   {
     std::lock_guard lock(out->mu_);
     Stmt s(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
@@ -298,6 +304,62 @@ Status StateDb::erase_session_pauses(std::string_view sink) {
   if (sqlite3_step(s.get()) != SQLITE_DONE) {
     return sqlite_error(
         db_, "state database: forget the paused sessions of sink '" + std::string(sink) + "'");
+  }
+  return Status::ok_status();
+}
+
+Status StateDb::put_document(const DocumentRow& row) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO documents(kind, name, json, origin, updated_at, seed_hash, "
+         "deleted) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!s.ok()) return sqlite_error(db_, "state database: store a document");
+  s.bind(1, row.kind);
+  s.bind(2, row.name);
+  s.bind(3, row.json);
+  s.bind(4, service_origin_name(row.origin));
+  s.bind(5, row.updated_at);
+  s.bind(6, row.seed_hash);
+  s.bind(7, int64_t{row.deleted ? 1 : 0});
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return sqlite_error(db_, "state database: store " + row.kind + " '" + row.name + "'");
+  }
+  return Status::ok_status();
+}
+
+Result<std::vector<DocumentRow>> StateDb::documents(std::string_view kind) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT kind, name, json, origin, updated_at, seed_hash, deleted FROM documents "
+         "WHERE kind = ?1 ORDER BY name");
+  if (!s.ok()) return sqlite_error(db_, "state database: list documents");
+  s.bind(1, kind);
+  std::vector<DocumentRow> out;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    DocumentRow row;
+    row.kind = s.text(0);
+    row.name = s.text(1);
+    row.json = s.text(2);
+    row.origin = s.text(3) == "api" ? ServiceOrigin::kApi : ServiceOrigin::kConfig;
+    row.updated_at = s.text(4);
+    row.seed_hash = s.text(5);
+    row.deleted = s.integer(6) != 0;
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(db_, "state database: list documents");
+  return out;
+}
+
+Status StateDb::erase_document(std::string_view kind, std::string_view name) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM documents WHERE kind = ?1 AND name = ?2");
+  if (!s.ok()) return sqlite_error(db_, "state database: forget a document");
+  s.bind(1, kind);
+  s.bind(2, name);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return sqlite_error(db_, "state database: forget " + std::string(kind) + " '" +
+                                 std::string(name) + "'");
   }
   return Status::ok_status();
 }

@@ -75,6 +75,24 @@ struct ServiceRow {
   bool operator==(const ServiceRow&) const = default;
 };
 
+// One row of the documents table: a rule, notification, script or ACL (the config file's
+// [[rules]], [[notifications]], [[scripts]], [[acls]]; control/documents.h) kept as its JSON
+// object, with the same origin, seed and tombstone rules as the services table (above):
+//
+//   documents(kind, name, json, origin 'config'|'api', updated_at, seed_hash, deleted),
+//   primary key (kind, name)
+struct DocumentRow {
+  std::string kind;  // "rules", "notifications", "scripts", "acls"
+  std::string name;
+  std::string json;
+  ServiceOrigin origin = ServiceOrigin::kConfig;
+  std::string updated_at;
+  std::string seed_hash;
+  bool deleted = false;
+
+  bool operator==(const DocumentRow&) const = default;
+};
+
 class StateDb {
  public:
   // Opens (creating) the database at `path` and brings its schema up to date.
@@ -98,6 +116,13 @@ class StateDb {
   Result<std::vector<ServiceRow>> services() const;
   // Forgets the row (a 'config' service whose table left the file). No row: ok.
   Status erase_service(ServiceKind kind, std::string_view name);
+
+  // Inserts or replaces the document row of that kind and name; durable on return.
+  Status put_document(const DocumentRow& row);
+  // The rows of a kind (tombstones included), by name.
+  Result<std::vector<DocumentRow>> documents(std::string_view kind) const;
+  // Forgets the row; no row: ok.
+  Status erase_document(std::string_view kind, std::string_view name);
 
   // Pauses (a row, `paused_at` ISO-8601 UTC from the caller's clock) or unpauses (no row) the
   // session of `sink` on `stream`; durable on return. Idempotent.
