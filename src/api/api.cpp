@@ -9,6 +9,7 @@
 
 #include "api/bodies.h"
 #include "api/control_api.h"
+#include "api/edge_api.h"
 #include "api/openapi.h"
 #include "api/query_params.h"
 #include "api/series_api.h"
@@ -85,7 +86,8 @@ Api::Api(runtime::Runtime& runtime, ApiOptions options) : runtime_(runtime), opt
   register_session_routes(router_, runtime_);
   register_series_routes(router_, runtime_);
   register_write_routes(router_, runtime_);
-  register_control_routes(router_, runtime_);
+  register_control_routes(router_, runtime_, options_.control);
+  register_edge_routes(router_, options_.control);
   register_static_routes(router_, default_web_dir());  // the web UI at /, after every route
 }
 
@@ -135,7 +137,11 @@ HttpResponse Api::handle(const HttpRequest& request) const {
   Router::Match m = router_.match(request);
   if (m.route == nullptr) return m.error;
   if (!m.route->action || options_.auth == nullptr) {
-    return m.route->handler(request, m.params);
+    // Who the caller is comes from the token only, never from the client's own headers.
+    HttpRequest anonymous = request;
+    anonymous.headers.erase("x-sluice-user");
+    anonymous.headers.erase("x-sluice-role");
+    return m.route->handler(anonymous, m.params);
   }
   const std::string token = request_token(request);
   if (token.empty()) {
@@ -167,6 +173,7 @@ HttpResponse Api::handle(const HttpRequest& request) const {
   }
   HttpRequest with_user = request;
   with_user.headers["x-sluice-user"] = who->user;  // for handlers that act on the caller
+  with_user.headers["x-sluice-role"] = auth::role_name(who->role);
   HttpResponse response = m.route->handler(with_user, m.params);
   if (changes) {
     entry.outcome = response.status < 400 ? auth::AuditOutcome::kOk : auth::AuditOutcome::kFailed;

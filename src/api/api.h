@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/router.h"
 #include "auth/auth.h"
+#include "control/control_plane.h"
 #include "runtime/runtime.h"
 
 namespace sluice::api {
@@ -21,6 +22,9 @@ struct ApiOptions {
   auth::Auth* auth = nullptr;
   // /metrics without a token, as Prometheus scrapes (it sees only counters, no data).
   bool metrics_public = true;
+  // Edge control (rules, notifications, scripts, ACLs, the dispatcher); null: its routes answer
+  // 503 and control requests go to the sources directly.
+  control::ControlPlane* control = nullptr;
 };
 
 class Api {

@@ -47,12 +47,42 @@ HttpResponse list(runtime::Runtime& rt, const std::string& name) {
   return json_response(200, dump_json({{"service", name}, {"type", type}, {"points", points}}));
 }
 
-HttpResponse control(runtime::Runtime& rt, const HttpRequest& r, const std::string& name) {
+// The request through the control dispatcher, as the logged-in user.
+HttpResponse dispatch(control::ControlPlane& cp, const HttpRequest& r, const std::string& name,
+                      ControlBody body) {
+  runtime::ControlRequest request;
+  request.target = {runtime::ControlTarget::Kind::kService, name};
+  if (!body.operation.empty()) {
+    request.action = runtime::ControlRequest::Action::kOperation;
+    request.operation = body.operation;
+    request.params = std::move(body.params);
+  } else {
+    request.action = runtime::ControlRequest::Action::kWrite;
+    request.values = std::move(body.values);
+  }
+  const std::string user = r.header("x-sluice-user");
+  const runtime::Caller caller =
+      runtime::Caller::user(user.empty() ? "anonymous" : user, r.header("x-sluice-role"));
+  Result<runtime::ControlOutcome> out = cp.dispatcher().dispatch(request, caller);
+  if (!out.ok()) return status_error(out.status());
+  if (request.action == runtime::ControlRequest::Action::kOperation) {
+    return json_response(200, dump_json({{"service", name}, {"operation", request.operation}}));
+  }
+  json written = json::array();
+  for (const auto& [point, value] : request.values) {
+    written.push_back({{"name", point}, {"value", value_json(value)}});
+  }
+  return json_response(200, dump_json({{"service", name}, {"written", written}}));
+}
+
+HttpResponse control(runtime::Runtime& rt, control::ControlPlane* cp, const HttpRequest& r,
+                     const std::string& name) {
   ControlBody body;
   ParamError perr;
   if (!parse_control_body(r.body, &body, &perr)) {
     return error_response(400, perr.message, perr.field);
   }
+  if (cp != nullptr) return dispatch(*cp, r, name, std::move(body));
   json written = json::array();
   std::string failed_field;
   const Status s = rt.with_source(name, [&](runtime::Source& source, runtime::SourceContext&) {
@@ -138,15 +168,16 @@ int control_http_status(Code code) {
   }
 }
 
-void register_control_routes(Router& router, runtime::Runtime& runtime) {
+void register_control_routes(Router& router, runtime::Runtime& runtime,
+                             control::ControlPlane* cp) {
   router.add("GET", "/api/v1/services/{name}/control",
              [&runtime](const HttpRequest&, const PathParams& p) {
                return list(runtime, p.at("name"));
              });
   router.add(
       "POST", "/api/v1/services/{name}/control",
-      [&runtime](const HttpRequest& r, const PathParams& p) {
-        return control(runtime, r, p.at("name"));
+      [&runtime, cp](const HttpRequest& r, const PathParams& p) {
+        return control(runtime, cp, r, p.at("name"));
       },
       auth::Action::kControlEquipment);
 }

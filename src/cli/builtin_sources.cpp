@@ -1,6 +1,8 @@
 // The list of source and sink types `sluice run` and `sluice validate` know.
 #include "cli/builtin_sources.h"
 
+#include "control/documents.h"
+
 #include "formats/registry.h"
 #include "link/forward_sink.h"
 #include "link/receiver.h"
@@ -24,6 +26,7 @@ const runtime::SourceTypes& builtin_source_types() {
     sources::register_opcua(t);
     t.add_sink(sinks::files::files_sink_type());
     t.add_sink(link::forward_sink_type());
+    control::register_documents(t);
     return t;
   }();
   return types;

@@ -25,6 +25,7 @@
 #include "auth/auth.h"
 #include "cli/auth_commands.h"
 #include "cli/builtin_sources.h"
+#include "control/control_plane.h"
 #include "io/env.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
@@ -93,11 +94,20 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
     spdlog::critical("{}", rt.status().to_string());
     return kExitFailed;
   }
+  // Edge control: rules, notifications, the control dispatcher, scripts and ACLs. Installed
+  // before the sources start, so that a command they receive finds the dispatcher.
+  Result<std::unique_ptr<control::ControlPlane>> control_plane =
+      control::ControlPlane::open(**rt, *config);
+  if (!control_plane.ok()) {
+    spdlog::critical("{}", control_plane.status().message());
+    return kExitFailed;
+  }
   Status started = (*rt)->start();
   if (!started.ok()) {
     spdlog::critical("{}", started.to_string());
     return kExitFailed;
   }
+  (*control_plane)->start();
   std::unique_ptr<auth::Auth> auth;
   std::unique_ptr<api::Api> api_routes;
   std::unique_ptr<api::HttpServer> server;
@@ -133,7 +143,9 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
                 << std::flush;
     }
     api_routes = std::make_unique<api::Api>(
-        **rt, api::ApiOptions{.auth = auth.get(), .metrics_public = config->api.metrics_public});
+        **rt, api::ApiOptions{.auth = auth.get(),
+                              .metrics_public = config->api.metrics_public,
+                              .control = control_plane->get()});
     api::HttpServerOptions o;
     o.address = config->api.address;
     o.port = config->api.port;
@@ -171,6 +183,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
 
   if (server) server->stop();  // no request may reach the runtime while it stops
+  (*control_plane)->stop();    // no rule acts on a source while it stops
   Status stopped = (*rt)->stop();
   if (!stopped.ok()) {
     spdlog::error("{}", stopped.to_string());

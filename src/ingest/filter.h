@@ -2,16 +2,20 @@
 // "Ingest"). A source's `[[sources.filters]]` tables make a chain, applied in order to every
 // batch the source ingests, so every source gets them without knowing: scale/offset, rename,
 // include/exclude by series. A filter changes the batch in place: it may change values or
-// names, and drop samples (counted by the runtime). Later filters (deadband, rate limit,
-// expressions) are more Filter types behind the same interface.
+// names, and drop samples (counted by the runtime). Deadband, rate limit and expression are
+// more Filter types behind the same interface; they keep per-series state between batches.
 //
 // A FilterChain is used by one source's ingest; the runtime serializes calls to apply().
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/sample.h"
@@ -76,7 +80,8 @@ class FilterChainSettings {
 };
 
 // Reads a source table's `filters` (an array of tables, each with a `type`: scale, rename,
-// include, exclude, and its keys; see docs/configuration.md). Errors go to the table with the
+// include, exclude, expression, deadband, rate_limit (or its alias downsample), and its keys;
+// see docs/configuration.md). Errors go to the table with the
 // filter's key path. Null when the source has no filters.
 std::shared_ptr<const FilterChainSettings> parse_filters(runtime::ConfigTable& source_table);
 
@@ -151,6 +156,112 @@ class ExpressionFilter final : public Filter {
   std::vector<Quality> qualities_;
   std::vector<bool> known_;
   size_t known_count_ = 0;
+};
+
+// The most series a deadband or rate limit keeps state for. A sample of a series beyond it
+// passes untouched (and is counted in untracked_samples()), so a source that makes up series
+// names cannot grow the filter without bound.
+inline constexpr size_t kMaxTrackedSeries = 100'000;
+
+// Per-series state keyed by series name, found by a string_view without a copy.
+struct SeriesNameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <typename T>
+using SeriesMap = std::unordered_map<std::string, T, SeriesNameHash, std::equal_to<>>;
+
+// Report by exception: a sample of a selected series passes only when it differs enough from
+// the last sample of that series that PASSED (not the last one seen, so a slow drift is
+// reported once it adds up). Numbers (int64 and double alike) differ enough when |new - last|
+// is more than `absolute`, or more than `percent` % of |last|; with both, exceeding either one
+// is enough. Always passes: a series' first sample, a quality code other than the last passed
+// one's, a change of value type, and (with `max_interval` > 0) a sample at least max_interval
+// after the last passed one by source time. Bools and strings pass when they change. NaN and
+// infinities pass when they change: NaN after NaN is no change, NaN after a number is.
+struct DeadbandSettings {
+  std::optional<double> absolute;            // >= 0, in the value's unit
+  std::optional<double> percent;             // >= 0, percent of the last passed value's magnitude
+  std::chrono::nanoseconds max_interval{0};  // 0: no heartbeat
+};
+
+class DeadbandFilter final : public Filter {
+ public:
+  DeadbandFilter(DeadbandSettings settings, SeriesPatterns series,
+                 size_t max_series = kMaxTrackedSeries);
+  std::string_view type() const override { return "deadband"; }
+  void apply(Batch& batch) override;
+  // Samples passed untouched because kMaxTrackedSeries series were already tracked.
+  uint64_t untracked_samples() const { return untracked_samples_; }
+
+ private:
+  struct Last {
+    Value value;
+    Quality quality;
+    Timestamp ts;
+  };
+  bool keep(const Sample& s);
+  bool outside_band(const Value& last, const Value& now) const;
+
+  DeadbandSettings settings_;
+  SeriesPatterns series_;
+  size_t max_series_;
+  SeriesMap<Last> last_;
+  uint64_t untracked_samples_ = 0;
+};
+
+// What a rate limit keeps of each interval of a series.
+enum class RateLimitMode : uint8_t {
+  kFirst,    // the first sample, passed at once; the rest are dropped
+  kLast,     // the last sample
+  kAverage,  // the mean of the numbers, as a double stamped with the interval's start
+  kMin,      // the sample with the smallest number (the first of equals)
+  kMax,      // the sample with the largest number (the first of equals)
+};
+
+// At most one sample per selected series per `interval` of source time. Intervals are aligned
+// to the Unix epoch (floor(ts / interval)), as OPC UA aggregates and time-series GROUP BY are.
+// A sample whose interval differs from the series' current one, later or earlier (a clock set
+// back), starts a new interval. kFirst passes a sample as it comes. The other modes hold what
+// they keep and emit it when the interval closes: when the series' first sample of another
+// interval arrives, so the output of a series lags by up to one interval plus the gap to its
+// next sample, and what is held when the source stops is not emitted. The emitted sample goes
+// where the closing sample was in the batch. Samples a mode cannot aggregate pass at once and
+// are not part of the aggregate: Bad quality in every mode but kFirst, and in kAverage, kMin and
+// kMax bools, strings, NaN and infinities too. The mean's quality is Good when every sample in
+// it was Good, else that of the first that was not (Uncertain); kLast, kMin and kMax emit a
+// sample as it came.
+class RateLimitFilter final : public Filter {
+ public:
+  // `interval` must be > 0.
+  RateLimitFilter(std::chrono::nanoseconds interval, RateLimitMode mode, SeriesPatterns series,
+                  size_t max_series = kMaxTrackedSeries);
+  std::string_view type() const override { return "rate_limit"; }
+  void apply(Batch& batch) override;
+  // Samples passed untouched because kMaxTrackedSeries series were already tracked.
+  uint64_t untracked_samples() const { return untracked_samples_; }
+
+ private:
+  struct Slot {
+    int64_t interval = 0;  // floor(ts / interval_) of the current interval
+    bool passed = false;   // kFirst: this interval's sample has passed
+    bool holding = false;  // the other modes: `held` is this interval's aggregate so far
+    Sample held;
+    double sum = 0;  // kAverage
+    uint64_t count = 0;
+    Quality quality = quality::kGood;
+  };
+  bool aggregable(const Sample& s) const;
+  void hold(Slot& slot, Sample& s);
+  void close(Slot& slot, std::vector<Sample>& out);
+
+  int64_t interval_;  // nanoseconds, > 0
+  RateLimitMode mode_;
+  SeriesPatterns series_;
+  size_t max_series_;
+  SeriesMap<Slot> slots_;
+  std::vector<Sample> out_;  // reused between batches
+  uint64_t untracked_samples_ = 0;
 };
 
 }  // namespace sluice::ingest

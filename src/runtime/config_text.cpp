@@ -233,3 +233,41 @@ Result<SinkConfig> parse_sink_text(std::string_view text, std::string_view label
 }
 
 }  // namespace sluice::runtime
+
+// ---- set_table_key (the control dispatcher's configure step) -------------------------------
+
+namespace sluice::runtime {
+
+Result<std::string> set_table_key(std::string_view toml_text, std::string_view key,
+                                  std::string_view toml_value) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+  if (!bare) {
+    return invalid_argument(fmt::format(
+        "'{}' is not a top-level key: only letters, digits, '_' and '-' (a sub-table's key "
+        "cannot be set this way)",
+        key));
+  }
+  SLUICE_ASSIGN_OR_RETURN(toml::table table, parse_table(toml_text, "settings", nullptr));
+  // The value is parsed as the only key of a document of its own; anything else in the text
+  // (a newline and a second key, a header) makes that document more than one key.
+  toml::table holder;
+  try {
+    const std::string document = "v = " + std::string(toml_value) + "\n";
+    holder = toml::parse(std::string_view(document), std::string_view("value"));
+  } catch (const toml::parse_error& e) {
+    return invalid_argument(fmt::format("'{}' is not a TOML value (e.g. 2, \"500ms\", true): {}",
+                                        toml_value, e.description()));
+  }
+  if (holder.size() != 1 || !holder.contains("v")) {
+    return invalid_argument(
+        fmt::format("'{}' is not one TOML value (e.g. 2, \"500ms\", true)", toml_value));
+  }
+  holder["v"].node()->visit(
+      [&](const auto& node) { table.insert_or_assign(std::string(key), node); });
+  return write_table(std::move(table));
+}
+
+}  // namespace sluice::runtime

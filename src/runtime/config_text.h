@@ -57,3 +57,18 @@ Result<SinkConfig> parse_sink_text(std::string_view text, std::string_view label
                                    std::vector<ConfigError>* errors = nullptr);
 
 }  // namespace sluice::runtime
+
+namespace sluice::runtime {
+
+// The table text `toml_text` with its top-level `key` set to `toml_value`, a TOML value as text
+// ("2", "\"500ms\"", "true", "[1, 2]", "{ a = 1 }"), added if absent, replaced if present; written
+// back as canonical_service_text writes it (comments and layout dropped). Only a top-level key:
+// a dotted key ("a.b") is refused rather than read as a sub-table's key, so that a change of one
+// key never reaches into a sub-table by surprise. kInvalidArgument when `toml_text` is not TOML,
+// `key` is not a bare key ([A-Za-z0-9_-]+), or `toml_value` is not one TOML value; each message
+// says which. What the service makes of the new value is checked when the text is applied
+// (Runtime::update_settings).
+Result<std::string> set_table_key(std::string_view toml_text, std::string_view key,
+                                  std::string_view toml_value);
+
+}  // namespace sluice::runtime

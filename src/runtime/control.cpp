@@ -4,10 +4,9 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 namespace sluice::runtime {
 namespace {
@@ -123,8 +122,7 @@ Result<std::string> name_field(const json& v, std::string_view field) {
   const auto& s = v.get_ref<const std::string&>();
   if (s.empty()) return field_error(field, "is empty");
   if (s.size() > kMaxControlNameBytes) {
-    return field_error(field,
-                       fmt::format("{} bytes; at most {}", s.size(), kMaxControlNameBytes));
+    return field_error(field, fmt::format("{} bytes; at most {}", s.size(), kMaxControlNameBytes));
   }
   return s;
 }
@@ -209,8 +207,8 @@ Status read_params(const json& params, ControlRequest* out) {
 
 Result<ControlRequest> parse_control_request(std::string_view text) {
   if (text.size() > kMaxControlRequestBytes) {
-    return invalid_argument(fmt::format("control request: {} bytes; at most {}", text.size(),
-                                        kMaxControlRequestBytes));
+    return invalid_argument(
+        fmt::format("control request: {} bytes; at most {}", text.size(), kMaxControlRequestBytes));
   }
   if (nesting_depth(text) > kMaxControlDepth) {
     return invalid_argument(
@@ -231,8 +229,9 @@ Result<ControlRequest> parse_control_request(std::string_view text) {
                                                  "values",  "operation", "params"};
   for (const auto& [key, v] : j.items()) {
     if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
-      return field_error(key, "unknown; expected service, asset, all, script, values, "
-                              "operation or params");
+      return field_error(key,
+                         "unknown; expected service, asset, all, script, values, "
+                         "operation or params");
     }
   }
   ControlRequest r;

@@ -122,7 +122,7 @@ class ControlRouter {
 
 // Limits on a request from outside (MQTT payloads, REST bodies).
 inline constexpr size_t kMaxControlRequestBytes = 64 * 1024;
-inline constexpr size_t kMaxControlValues = 1'000;  // values, and params, of one request
+inline constexpr size_t kMaxControlValues = 1'000;   // values, and params, of one request
 inline constexpr size_t kMaxControlNameBytes = 256;  // service, asset, script, operation, names
 inline constexpr size_t kMaxControlDepth = 8;        // nesting of JSON arrays and objects
 

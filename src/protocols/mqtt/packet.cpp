@@ -433,4 +433,26 @@ std::string reason_text(Version version, uint8_t code) {
   }
 }
 
+std::string encode_publish(Version version, const Publish& p) {
+  std::string body;
+  body.reserve(p.topic.size() + p.payload.size() + 8);
+  put_string(body, p.topic);
+  if (p.qos > 0) put_u16(body, p.packet_id);
+  if (version == Version::k5) {
+    std::string props;
+    if (p.topic_alias) {
+      props += static_cast<char>(kPropTopicAlias);
+      put_u16(props, *p.topic_alias);
+    }
+    put_varint(body, static_cast<uint32_t>(props.size()));
+    body += props;
+  }
+  body += p.payload;
+  uint8_t first = static_cast<uint8_t>(PacketType::kPublish) << 4;
+  if (p.dup) first |= 0x08;
+  first |= static_cast<uint8_t>((p.qos & 0x03) << 1);
+  if (p.retain) first |= 0x01;
+  return framed(first, body);
+}
+
 }  // namespace sluice::mqtt

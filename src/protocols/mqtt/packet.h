@@ -136,4 +136,12 @@ Result<Disconnect> decode_disconnect(Version version, const FixedHeader& header,
 // alone when it is not one of the known ones.
 std::string reason_text(Version version, uint8_t code);
 
+// ---- PUBLISH, as the client sends it (protocols/mqtt/publisher.h) --------------------------
+
+// Encodes `publish` as a PUBLISH packet: the flags from dup, qos (0, 1 or 2) and retain; the
+// packet id when qos > 0; MQTT 5: a property block with the topic alias when one is given. The
+// caller checks what the broker would refuse (an empty or wildcard topic, a packet id 0 at
+// qos > 0, a packet over kMaxRemainingLength); decode_publish() reads back what this writes.
+std::string encode_publish(Version version, const Publish& publish);
+
 }  // namespace sluice::mqtt

@@ -88,6 +88,11 @@ std::string MqttSettings::summary() const {
   for (const MqttSubscription& sub : o.subscriptions) {
     s += fmt::format(", '{}' qos {} as {}", sub.filter, sub.qos, sub.format);
   }
+  if (!o.command_topic.empty()) {
+    s += fmt::format(", commands on '{}' qos {}", o.command_topic, o.command_qos);
+    if (!o.command_reply_topic.empty())
+      s += fmt::format(" (replies to '{}')", o.command_reply_topic);
+  }
   if (!o.units_api.url.empty()) {
     s += fmt::format(", tag units from {}", o.units_api.url);
     if (o.units_api.insecure_skip_verify) s += " (certificate NOT verified)";
@@ -278,6 +283,40 @@ std::shared_ptr<const runtime::SourceSettings> parse_mqtt_settings(runtime::Conf
   o.subscriptions = parse_mqtt_subscriptions(t, parsers);
   for (MqttSubscription& sub : o.subscriptions) {
     sub.parser.limits.max_payload_bytes = o.max_message_bytes;
+  }
+
+  // A north control input: control requests in JSON on command_topic.
+  o.command_topic = t.string(
+      "command_topic", "",
+      "a topic filter for control requests, e.g. \"sluice/control\" or \"plant/+/control\"",
+      [](const std::string& f) { return check_topic_filter(f).empty(); });
+  o.command_qos = static_cast<int>(t.integer("command_qos", o.command_qos, "a QoS of 0, 1 or 2",
+                                             [](int64_t v) { return v >= 0 && v <= 2; }));
+  o.command_reply_topic = t.string(
+      "command_reply_topic", "", "a topic name without wildcards, e.g. \"sluice/control/reply\"",
+      [](const std::string& v) {
+        return !v.empty() && v.size() <= kMaxClientIdBytes &&
+               v.find_first_of(std::string_view("+#\0", 3)) == std::string::npos;
+      });
+  for (const std::string_view key : {"command_qos", "command_reply_topic"}) {
+    if (t.has(key) && o.command_topic.empty()) {
+      t.error(key, "set but command_topic is not; add command_topic = \"sluice/control\"");
+    }
+  }
+  if (!o.command_topic.empty()) {
+    for (const MqttSubscription& sub : o.subscriptions) {
+      if (sub.filter == o.command_topic) {
+        t.error("command_topic",
+                "is also a data topic; commands and data need different topics (a message "
+                "matching command_topic is a command, never data)");
+        break;
+      }
+    }
+    if (!o.command_reply_topic.empty() && topic_matches(o.command_topic, o.command_reply_topic)) {
+      t.error("command_reply_topic",
+              "matches command_topic, so every reply would come back as a command; use another "
+              "topic");
+    }
   }
   return std::make_shared<const MqttSettings>(std::move(o), parsers);
 }

@@ -10,10 +10,12 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "protocols/mqtt/connection.h"
 #include "protocols/mqtt/packet.h"
+#include "runtime/control.h"
 
 namespace sluice::sources {
 namespace {
@@ -41,6 +43,8 @@ constexpr size_t kPublishHeaderRoom = 70 * 1024;
 // most this long, so that a stream of varied bad payloads cannot grow the map.
 constexpr size_t kMaxParseErrorReasons = 64;
 constexpr size_t kMaxParseErrorReasonChars = 120;
+// Failed commands are logged at most this often (the rest are counted in the next line).
+constexpr int64_t kCommandLogIntervalNs = kNsPerSecond;
 
 Result<std::unique_ptr<formats::PayloadParser>> make_parser(const ParserFactory& parsers,
                                                             const MqttSubscription& s) {
@@ -218,6 +222,10 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
     subscriptions.push_back(mqtt::Subscription{s.filter, static_cast<uint8_t>(s.qos)});
   }
   if (routes_.empty()) return invalid_argument("no subscriptions: give a topic to subscribe to");
+  if (!options_.command_topic.empty()) {
+    subscriptions.push_back(
+        mqtt::Subscription{options_.command_topic, static_cast<uint8_t>(options_.command_qos)});
+  }
   if (!options_.units_api.url.empty()) {
     std::lock_guard lock(units_mu_);
     units_ = std::make_unique<KepwareUnits>(name(), options_.units_api, ctx);
@@ -267,7 +275,14 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
         failure = fmt::format("subscribing at {}: {}", endpoint(), granted.status().message());
       } else {
         std::string downgraded;
-        for (size_t i = 0; i < granted->size() && failure.empty(); ++i) {
+        if (!options_.command_topic.empty() && granted->back() >= kSubscribeFailure) {
+          failure = fmt::format(
+              "{} refused the subscription to the command topic '{}' ({}); check the broker's "
+              "ACL for user '{}'",
+              endpoint(), options_.command_topic,
+              mqtt::reason_text(mqtt::Version::k5, granted->back()), options_.username);
+        }
+        for (size_t i = 0; i < routes_.size() && failure.empty(); ++i) {
           const uint8_t code = (*granted)[i];
           const MqttSubscription& sub = routes_[i].subscription;
           if (code >= kSubscribeFailure) {
@@ -366,7 +381,7 @@ Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection&
         messages_.fetch_add(1, std::memory_order_relaxed);
         const size_t size = packet.truncated ? SIZE_MAX : pub->payload.size();
         if (pub->qos == 0) {
-          (void)process(ctx, topic, pub->payload, packet.truncated, size);
+          (void)route_message(ctx, conn, topic, pub->payload, packet.truncated, size);
           break;
         }
         const uint64_t hash = std::hash<std::string_view>{}(topic)*1'000'003u ^
@@ -381,7 +396,7 @@ Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection&
           break;
         }
         const std::optional<uint64_t> end =
-            process(ctx, topic, pub->payload, packet.truncated, size);
+            route_message(ctx, conn, topic, pub->payload, packet.truncated, size);
         if (!end) return Status::ok_status();  // stopped while the store refused: no ack
         unacked_[pub->packet_id] = Unacked{hash, *end, false};
         due_acks_.push_back(DueAck{pub->packet_id, pub->qos, *end});
@@ -427,6 +442,79 @@ void MqttSource::send_due_acks(mqtt::Connection& conn, uint64_t durable_end) {
       if (auto it = unacked_.find(ack.packet_id); it != unacked_.end()) it->second.recorded = true;
     }
   }
+}
+
+std::optional<uint64_t> MqttSource::route_message(runtime::SourceContext& ctx,
+                                                  mqtt::Connection& conn, std::string_view topic,
+                                                  std::string_view payload, bool truncated,
+                                                  size_t size) {
+  if (!options_.command_topic.empty() && topic_matches(options_.command_topic, topic)) {
+    handle_command(ctx, conn, topic, payload, truncated);
+    return 0;
+  }
+  return process(ctx, topic, payload, truncated, size);
+}
+
+void MqttSource::handle_command(runtime::SourceContext& ctx, mqtt::Connection& conn,
+                                std::string_view topic, std::string_view payload, bool truncated) {
+  commands_.fetch_add(1, std::memory_order_relaxed);
+  std::string error;
+  std::string described;
+  if (truncated || payload.size() > runtime::kMaxControlRequestBytes) {
+    error =
+        fmt::format("a command of {} is over the limit of {} bytes",
+                    truncated ? std::string("this size") : fmt::format("{} bytes", payload.size()),
+                    runtime::kMaxControlRequestBytes);
+  } else {
+    Result<runtime::ControlRequest> request = runtime::parse_control_request(payload);
+    if (!request.ok()) {
+      error = request.status().message();
+    } else {
+      described = request->describe();
+      Result<runtime::ControlOutcome> outcome = ctx.control(*request);
+      if (!outcome.ok()) error = outcome.status().message();
+    }
+  }
+  if (error.empty()) {
+    spdlog::info("source '{}': command on '{}': {}: done", name(), topic, described);
+  } else {
+    const uint64_t failed = commands_failed_.fetch_add(1, std::memory_order_relaxed) + 1;
+    {
+      std::lock_guard lock(command_mu_);
+      last_command_error_ = fmt::format("on '{}': {}", topic, error);
+    }
+    ++command_failures_unlogged_;
+    const int64_t now = ctx.clock().monotonic();
+    if (failed == 1 || now - last_command_log_mono_ >= kCommandLogIntervalNs) {
+      spdlog::warn(
+          "source '{}': command on '{}' {}: {} ({} failed command(s) since the last line, {} in "
+          "all)",
+          name(), topic, described.empty() ? "not carried out" : "'" + described + "' refused",
+          error, command_failures_unlogged_, failed);
+      last_command_log_mono_ = now;
+      command_failures_unlogged_ = 0;
+    }
+  }
+  if (!options_.command_reply_topic.empty()) {
+    nlohmann::json reply = {{"ok", error.empty()}, {"error", error}, {"request", described}};
+    mqtt::Publish out;
+    out.topic = options_.command_reply_topic;
+    const std::string text = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.payload = text;
+    conn.send(mqtt::encode_publish(conn.version(), out));
+  }
+}
+
+std::string MqttSource::last_command_error() const {
+  std::lock_guard lock(command_mu_);
+  return last_command_error_;
+}
+
+runtime::SinkDetails MqttSource::details() const {
+  if (options_.command_topic.empty()) return {};
+  return {{"commands", std::to_string(commands())},
+          {"commands_failed", std::to_string(commands_failed())},
+          {"last_command_error", last_command_error()}};
 }
 
 std::optional<uint64_t> MqttSource::process(runtime::SourceContext& ctx, std::string_view topic,

@@ -20,6 +20,11 @@
 // Sluice itself that memory is gone: a message stored but not acknowledged before a crash is
 // stored again (at least once).
 //
+// Commands. With command_topic set the source is also a north control input: a message on that
+// filter is a control request in JSON (runtime/control.h), carried out through
+// SourceContext::control() on start()'s thread, and acknowledged (in arrival order, like data)
+// once it was carried out or refused; it is never ingested. Failures are counted (details()).
+//
 // Threads: start() runs on the runtime's thread for this source and does all the connection's
 // I/O, the parsing and the ingest there; the watcher thread only waits on the store. With
 // units_api_url set, a KepwareUnits worker thread (kepware_units.h) reads tag units from the
@@ -94,6 +99,15 @@ struct MqttOptions {
   std::chrono::milliseconds reconnect_max{60'000};
   // Tag units from the KEPServerEX Configuration API (kepware format only); off when url is "".
   KepwareUnitsOptions units_api;
+  // A north control input: messages whose topic matches this filter are control requests in
+  // JSON (runtime/control.h, parse_control_request), carried out through
+  // SourceContext::control() with this source as the caller, and never ingested as data (also
+  // when a data filter matches them too). "": off.
+  std::string command_topic;
+  int command_qos = 1;
+  // Where the outcome of each command is published (QoS 0, not retained) as
+  // {"ok": bool, "error": "...", "request": "<describe()>"}; "": no replies.
+  std::string command_reply_topic;
 };
 
 // Checks a topic filter: non-empty, at most 65535 bytes, no NUL, '+' alone in its level, '#'
@@ -132,6 +146,14 @@ class MqttSource final : public runtime::Source {
   // The connection's health; a units problem shows as WARNING unless the state is worse.
   runtime::Health health() const override;
 
+  // Command messages (command_topic): received, failed (not parsed, or refused by the
+  // dispatcher), and the last failure's reason ("" if none).
+  uint64_t commands() const { return commands_.load(std::memory_order_relaxed); }
+  uint64_t commands_failed() const { return commands_failed_.load(std::memory_order_relaxed); }
+  std::string last_command_error() const;
+  // With command_topic set: commands, commands_failed, last_command_error.
+  runtime::SinkDetails details() const override;
+
  private:
   struct Route {
     MqttSubscription subscription;
@@ -159,6 +181,15 @@ class MqttSource final : public runtime::Source {
   // acknowledgement (0: none), or nullopt if the source stopped before the store took it.
   std::optional<uint64_t> process(runtime::SourceContext& ctx, std::string_view topic,
                                   std::string_view payload, bool truncated, size_t size);
+  // A message on the command topic or on one of the data filters, to where it belongs; what
+  // process() returns (0 for a command: its acknowledgement waits for no store).
+  std::optional<uint64_t> route_message(runtime::SourceContext& ctx, mqtt::Connection& conn,
+                                        std::string_view topic, std::string_view payload,
+                                        bool truncated, size_t size);
+  // Parses and carries out one command message, counts and logs a failure, and publishes the
+  // reply if command_reply_topic is set. Returns once the request was carried out or refused.
+  void handle_command(runtime::SourceContext& ctx, mqtt::Connection& conn, std::string_view topic,
+                      std::string_view payload, bool truncated);
   void count_parse_error(runtime::SourceContext& ctx, std::string_view format,
                          std::string_view topic, const std::string& message);
   // Ingests without waiting for durability, holding and retrying while the store refuses;
@@ -195,6 +226,12 @@ class MqttSource final : public runtime::Source {
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> redeliveries_{0};
   std::atomic<uint64_t> oversized_{0};
+  std::atomic<uint64_t> commands_{0};
+  std::atomic<uint64_t> commands_failed_{0};
+  mutable std::mutex command_mu_;
+  std::string last_command_error_;          // guarded by command_mu_
+  int64_t last_command_log_mono_ = 0;       // start()'s thread only
+  uint64_t command_failures_unlogged_ = 0;  // start()'s thread only
   mutable std::mutex reasons_mu_;
   std::map<std::string, uint64_t> reasons_;  // guarded by reasons_mu_
   int64_t last_parse_log_mono_ = 0;          // start()'s thread only
