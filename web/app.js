@@ -1,5 +1,6 @@
 // Sluice's web UI: a single page whose views (index.html's <section>s) follow the URL's hash
-// (#/overview, #/status, #/series, #/service/NAME, #/users). Everything comes from the JSON API
+// (#/overview, #/status, #/series, #/service/NAME, #/users, and the edge-control pages #/rules,
+// #/notifications, #/history[/NAME], #/scripts, #/acls, #/control[/SOURCE]). Everything comes from the JSON API
 // (docs/api.md) with the HttpOnly sluice_token cookie that POST /api/v1/login sets; the pages
 // that change over time poll every 2 s while they are shown. htmx sends the admin forms (as JSON,
 // through the small "sluice-json" extension below); uPlot draws the series charts.
@@ -171,6 +172,7 @@ function loggedIn(me) {
   for (const a of document.querySelectorAll('[data-admin]')) a.hidden = me.role !== 'admin';
   const canAct = me.role === 'admin' || me.role === 'operator';
   document.body.classList.toggle('read-only', !canAct);
+  document.body.classList.toggle('not-admin', me.role !== 'admin');  // hides .admin-only (document edits)
 }
 
 async function login(event) {
@@ -209,6 +211,12 @@ const PAGES = {
   series: {show: showSeries},
   service: {show: showService},
   users: {show: showUsers, admin: true},
+  rules: {show: showRules},
+  notifications: {show: showNotifications},
+  history: {show: (name) => showHistory(name).catch((e) => notify(e.message))},
+  scripts: {show: showScripts},
+  acls: {show: showAcls},
+  control: {show: (name) => showControl(name).catch((e) => notify(e.message))},
 };
 
 function route() {
@@ -798,6 +806,809 @@ async function revokeToken(event) {
   }
 }
 
+// ---- Edge control: rules, notifications, scripts, ACLs, control (docs/control.md) -------------
+// The documents come from /api/v1/{rules,notifications,scripts,acls}; a form edits one document
+// at a time (POST to create, PUT to change) and shows an error next to the field it names.
+
+const fmtTime = (t) => (t ? new Date(t).toLocaleString() : '—');
+const csv = (text) => String(text || '').split(',').map((x) => x.trim()).filter(Boolean);
+const joinList = (list) => (Array.isArray(list) && list.length ? list.join(', ') : '');
+
+// "a=1\nb=x" → {a: 1, b: 'x'} (numbers and booleans typed when `typed`); lines without "=" are errors.
+function parseLines(text, typed = true) {
+  const out = {};
+  for (const raw of String(text || '').split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    const i = line.indexOf('=');
+    if (i <= 0) throw new Error(`"${line}" is not name=value`);
+    const k = line.slice(0, i).trim();
+    const v = line.slice(i + 1).trim();
+    if (!typed) out[k] = v;
+    else if (v === 'true' || v === 'false') out[k] = v === 'true';
+    else if (v !== '' && !Number.isNaN(Number(v))) out[k] = Number(v);
+    else out[k] = v;
+  }
+  return out;
+}
+const formatLines = (obj) => Object.entries(obj || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+
+let fieldIds = 0;
+// One labelled input in a .fields grid: spec {key, label, type: text|number|select|checkbox|textarea,
+// options, types (the rule/delivery/step types it belongs to), hint}. Returns [label, field div].
+function field(spec, value, errorKey = spec.key) {
+  const id = `f${++fieldIds}-${spec.key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  let input;
+  if (spec.type === 'select') {
+    input = el('select', {id}, ...spec.options.map((o) => el('option', {value: o, text: o})));
+    if (value !== undefined && value !== null) input.value = String(value);
+  } else if (spec.type === 'checkbox') {
+    input = el('input', {id, type: 'checkbox'});
+    input.checked = value === undefined ? Boolean(spec.default) : Boolean(value);
+  } else if (spec.type === 'textarea') {
+    input = el('textarea', {id, rows: spec.rows || 3, spellcheck: 'false'});
+    input.value = value ?? '';
+  } else {
+    input = el('input', {id, type: spec.type === 'number' ? 'number' : 'text', step: spec.type === 'number' ? 'any' : null,
+                         autocomplete: 'off', spellcheck: 'false', placeholder: spec.placeholder});
+    input.value = value ?? '';
+  }
+  input.dataset.key = spec.key;
+  input.setAttribute('aria-describedby', `${id}-error`);
+  const types = spec.types ? spec.types.join(' ') : null;
+  const label = el('label', {for: id, text: spec.label, 'data-types': types});
+  const box = el('div', {class: 'field', 'data-types': types}, input,
+                 spec.hint ? el('span', {class: 'sub', text: spec.hint}) : null,
+                 el('span', {id: `${id}-error`, class: 'error field-error', 'data-field-error': errorKey, hidden: true}));
+  return [label, box];
+}
+
+// Shows only the fields whose data-types include `type` (fields without data-types always show).
+function showTypeFields(root, type) {
+  for (const e of root.querySelectorAll(':scope > [data-types]')) e.hidden = !e.dataset.types.split(' ').includes(type);
+}
+
+function inputOf(root, key) { return root.querySelector(`[data-key="${CSS.escape(key)}"]`); }
+function readInput(root, key) {
+  const i = inputOf(root, key);
+  if (!i || i.closest('[hidden]')) return undefined;
+  if (i.type === 'checkbox') return i.checked;
+  return i.value.trim();
+}
+
+function clearFormErrors(form) {
+  const top = form.querySelector('.form-error');
+  if (top) { top.hidden = true; top.textContent = ''; }
+  for (const e of form.querySelectorAll('[data-field-error]')) { e.hidden = true; e.textContent = ''; }
+  for (const i of form.querySelectorAll('[aria-invalid]')) i.removeAttribute('aria-invalid');
+}
+
+// An API error shown next to the field it names ("field" of the answer, or "key 'x'" / "field 'x'"
+// in its message; "deliveries[1].url" finds that delivery's url), else at the top of the form.
+function showFormError(form, e) {
+  if (e.status === 401) return;
+  const named = e.field || /(?:key|field) '([^']+)'/.exec(e.message)?.[1] || '';
+  const candidates = [named, named.replace(/^[a-z_]+\[\d+\]\./, ''), named.split('.').pop()];
+  let box = null;
+  for (const c of candidates) {
+    if (c && (box = form.querySelector(`[data-field-error="${CSS.escape(c)}"]`)) && !box.parentElement.closest('[hidden]')) break;
+    box = null;
+  }
+  if (box) {
+    box.textContent = e.message;
+    box.hidden = false;
+    const input = box.parentElement.querySelector('input, select, textarea');
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+  } else {
+    const top = form.querySelector('.form-error');
+    top.textContent = e.message;
+    top.hidden = false;
+    top.scrollIntoView({block: 'nearest'});
+  }
+}
+
+const originNote = (d) => el('span', {class: 'sub', text: `${d.origin || ''}${d.updated_at ? `, ${fmtTime(d.updated_at)}` : ''}`});
+
+// The Edit and Delete buttons of a document's row.
+function docActions(kind, singular, d, edit, refresh) {
+  const editButton = el('button', {type: 'button', 'data-action': 'edit', text: 'Edit', 'aria-label': `Edit ${singular} ${d.name}`});
+  editButton.addEventListener('click', () => edit(d));
+  const del = el('button', {type: 'button', class: 'danger', 'data-action': 'delete', text: 'Delete…',
+                            'aria-label': `Delete ${singular} ${d.name}…`});
+  del.addEventListener('click', async () => {
+    if (!await confirmDialog(`Delete ${singular} ${d.name}?`, el('p', {text: `The ${singular} ${d.name} will be deleted.`}), 'Delete')) return;
+    await act(del, () => api('DELETE', `/api/v1/${kind}/${encodeURIComponent(d.name)}`), () => `${singular[0].toUpperCase()}${singular.slice(1)} ${d.name} deleted.`);
+    await refresh();
+  });
+  editButton.classList.add('admin-only');
+  del.classList.add('admin-only');
+  return [editButton, ' ', del];
+}
+
+// Saves `body` (POST when new, PUT when editing `editing`), then refreshes and resets the form.
+async function saveDocument(form, kind, singular, editing, body, after) {
+  clearFormErrors(form);
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    const saved = editing
+      ? await api('PUT', `/api/v1/${kind}/${encodeURIComponent(editing)}`, body)
+      : await api('POST', `/api/v1/${kind}`, body);
+    notify(`${singular[0].toUpperCase()}${singular.slice(1)} ${saved.name} saved.`);
+    await after(saved);
+  } catch (e) {
+    showFormError(form, e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function withoutMeta(d) {
+  const copy = {...d};
+  delete copy.origin; delete copy.updated_at; delete copy.status;
+  return copy;
+}
+
+// ---- Rules
+
+const RULE_TYPES = ['threshold', 'out_of_range', 'rate_of_change', 'deadman', 'expression'];
+const ONE_SERIES = ['threshold', 'out_of_range', 'rate_of_change'];
+const RULE_FIELDS = [
+  {key: 'name', label: 'Name'},
+  {key: 'description', label: 'Description'},
+  {key: 'type', label: 'Type', type: 'select', options: RULE_TYPES},
+  {key: 'series', label: 'Series', types: ONE_SERIES, placeholder: 'line1.sine0'},
+  {key: 'series_list', label: 'Series (comma-separated)', types: ['deadman'], placeholder: 'Motor.temperature, Motor.speed'},
+  {key: 'comparison', label: 'Comparison', type: 'select', options: ['>', '>=', '<', '<='], types: ['threshold', 'rate_of_change']},
+  {key: 'threshold', label: 'Threshold', type: 'number', types: ['threshold']},
+  {key: 'low', label: 'Low', type: 'number', types: ['out_of_range']},
+  {key: 'high', label: 'High', type: 'number', types: ['out_of_range']},
+  {key: 'limit', label: 'Limit (units/s)', type: 'number', types: ['rate_of_change']},
+  {key: 'magnitude', label: 'Magnitude', type: 'checkbox', types: ['rate_of_change'], hint: 'compare the rate\'s absolute value'},
+  {key: 'aggregate', label: 'Aggregate', type: 'select', options: ['value', 'min', 'max', 'average'], types: ['threshold', 'out_of_range']},
+  {key: 'window', label: 'Window', types: ['threshold', 'out_of_range', 'rate_of_change'], placeholder: '10s', hint: 'empty: none'},
+  {key: 'timeout', label: 'Timeout', types: ['deadman'], placeholder: '30s'},
+  {key: 'expression', label: 'Expression', type: 'textarea', types: ['expression'], placeholder: 'Motor.temperature > 35 && Motor.speed < 100'},
+];
+state.docs = {rules: [], notifications: [], scripts: [], acls: []};
+
+function ruleTest(r) {
+  switch (r.type) {
+    case 'threshold': return `${r.aggregate && r.aggregate !== 'value' ? `${r.aggregate} over ${r.window} ` : ''}${r.comparison || '>'} ${r.threshold}`;
+    case 'out_of_range': return `outside [${r.low}, ${r.high}]`;
+    case 'rate_of_change': return `${r.magnitude ? '|rate|' : 'rate'} ${r.comparison || '>'} ${r.limit}/s${r.window ? ` over ${r.window}` : ''}`;
+    case 'deadman': return `silent for ${r.timeout}`;
+    default: return '';
+  }
+}
+
+function editRule(r) {
+  const form = $('#rule-form');
+  form.dataset.editing = r?.name || '';
+  $('#rule-form-title').textContent = r ? `Edit rule ${r.name}` : 'New rule';
+  clearFormErrors(form);
+  const values = {type: 'threshold', comparison: '>', aggregate: 'value', ...(r || {})};
+  if (values.type === 'deadman') values.series_list = joinList(values.series);
+  const box = $('#rule-fields');
+  box.replaceChildren(...RULE_FIELDS.flatMap((f) => field(f, values[f.key], f.key === 'series_list' ? 'series' : f.key)));
+  inputOf(box, 'name').readOnly = Boolean(r);
+  const type = inputOf(box, 'type');
+  type.addEventListener('change', () => showTypeFields(box, type.value));
+  showTypeFields(box, type.value);
+  if (r) inputOf(box, r ? 'description' : 'name').focus();
+}
+
+function ruleBody() {
+  const box = $('#rule-fields');
+  const body = {};
+  for (const f of RULE_FIELDS) {
+    const v = readInput(box, f.key);
+    if (v === undefined || v === '') continue;
+    if (f.key === 'series_list') body.series = csv(v);
+    else if (f.type === 'number') body[f.key] = Number(v);
+    else if (f.key === 'magnitude') { if (v) body.magnitude = true; }
+    else if (f.key === 'aggregate') { if (v !== 'value') body.aggregate = v; }
+    else body[f.key] = v;
+  }
+  return body;
+}
+
+async function refreshRules() {
+  const data = await api('GET', '/api/v1/rules');
+  state.docs.rules = data.rules;
+  if (state.page !== 'rules') return;
+  const rows = data.rules.map((r) => el('tr', {'data-rule': r.name},
+    el('td', {}, el('strong', {text: r.name}), r.description ? el('span', {class: 'sub', text: r.description}) : null),
+    el('td', {text: r.type}),
+    el('td', {class: 'mono', text: r.expression || joinList([].concat(r.series || []))}),
+    el('td', {text: ruleTest(r)}),
+    el('td', {}, originNote(r)),
+    el('td', {class: 'actions'}, ...docActions('rules', 'rule', r, editRule, refreshRules))));
+  $('#rules-table tbody').replaceChildren(...(rows.length ? rows : [emptyRow(6, 'No rules yet: create one below.')]));
+}
+
+const emptyRow = (cols, text) => el('tr', {}, el('td', {colspan: cols, class: 'hint', text}));
+
+function showRules() {
+  if (!$('#rule-fields').children.length) editRule(null);
+  refreshRules().catch((e) => notify(e.message));
+}
+
+// ---- Notifications
+
+const DELIVERY_TYPES = ['log', 'webhook', 'set_point', 'mqtt', 'operation', 'script'];
+const DELIVERY_FIELDS = [
+  {key: 'level', label: 'Level', type: 'select', options: ['info', 'warn', 'error'], types: ['log']},
+  {key: 'text', label: 'Text', types: ['log'], hint: 'empty: a line naming the notification, state and values; $Asset.point$, $state$ are replaced'},
+  {key: 'url', label: 'URL', types: ['webhook'], placeholder: 'https://example.com/hook'},
+  {key: 'body', label: 'Body', type: 'textarea', types: ['webhook'], hint: 'empty: the JSON document'},
+  {key: 'service', label: 'Service', types: ['set_point'], placeholder: 'fan'},
+  {key: 'trigger_values', label: 'Values when triggered', type: 'textarea', types: ['set_point'], hint: 'one name=value a line'},
+  {key: 'cleared_values', label: 'Values when cleared', type: 'textarea', types: ['set_point'], hint: 'one name=value a line'},
+  {key: 'json', label: 'Delivery (JSON)', type: 'textarea', rows: 5, types: ['mqtt', 'operation', 'script'],
+   hint: 'the delivery\'s keys besides type, e.g. {"topic": "alarms"} (docs/control.md)'},
+];
+const FORM_DELIVERY_KEYS = {log: ['level', 'text'], webhook: ['url', 'body'], set_point: ['service', 'trigger_values', 'cleared_values']};
+
+function deliveryItem(d) {
+  const li = el('li', {class: 'item card'});
+  li.original = d || {};
+  const fields = el('div', {class: 'fields'});
+  const json = {...(d || {})};
+  delete json.type;
+  const values = {type: 'log', level: 'warn', ...(d || {})};
+  values.trigger_values = formatLines(values.trigger_values);
+  values.cleared_values = formatLines(values.cleared_values);
+  values.json = Object.keys(json).length ? JSON.stringify(json, null, 2) : '';
+  const renumber = () => [...$('#delivery-list').children].forEach((item, i) => {
+    item.querySelector('.step-title').textContent = `Delivery ${i + 1}`;
+    item.querySelector('[data-action=remove-delivery]').setAttribute('aria-label', `Remove delivery ${i + 1}`);
+    for (const e of item.querySelectorAll('[data-field-error]')) e.dataset.fieldError = `deliveries[${i}].${e.dataset.key || e.dataset.base}`;
+  });
+  const specs = [{key: 'type', label: 'Type', type: 'select', options: DELIVERY_TYPES}, ...DELIVERY_FIELDS];
+  fields.append(...specs.flatMap((f) => {
+    const pair = field(f, values[f.key]);
+    pair[1].querySelector('[data-field-error]').dataset.base = f.key === 'json' ? 'type' : f.key;
+    return pair;
+  }));
+  const type = inputOf(fields, 'type');
+  type.addEventListener('change', () => showTypeFields(fields, type.value));
+  showTypeFields(fields, type.value);
+  const remove = el('button', {type: 'button', class: 'danger', text: 'Remove delivery', 'data-action': 'remove-delivery'});
+  remove.addEventListener('click', () => { li.remove(); renumber(); });
+  li.append(el('h4', {class: 'step-title'}), fields, el('div', {class: 'toolbar'}, remove));
+  li.renumber = renumber;
+  return li;
+}
+
+function deliveryBody(li) {
+  const fields = li.querySelector('.fields');
+  const type = readInput(fields, 'type');
+  if (!FORM_DELIVERY_KEYS[type]) {
+    const text = readInput(fields, 'json') || '{}';
+    let extra;
+    try { extra = JSON.parse(text); } catch (e) { throw Object.assign(new Error(`the JSON of this delivery: ${e.message}`), {deliveryJson: li}); }
+    return {...extra, type};
+  }
+  // Keys the form does not show (a webhook's headers, retries ...) stay as they were.
+  const body = li.original.type === type ? {...li.original} : {};
+  body.type = type;
+  for (const k of FORM_DELIVERY_KEYS[type]) {
+    const v = readInput(fields, k);
+    delete body[k];
+    if (k === 'trigger_values' || k === 'cleared_values') {
+      const parsed = parseLines(v);
+      if (Object.keys(parsed).length) body[k] = parsed;
+    } else if (v) body[k] = v;
+  }
+  if (type === 'set_point') { delete body.asset; delete body.all; }
+  return body;
+}
+
+const NOTIFICATION_FIELDS = [
+  {key: 'name', label: 'Name'},
+  {key: 'description', label: 'Description'},
+  {key: 'rule', label: 'Rule', type: 'select', options: []},
+  {key: 'type', label: 'Type', type: 'select', options: ['toggled', 'one shot', 'retriggered']},
+  {key: 'retrigger', label: 'Retrigger', placeholder: '60s', hint: 'dead period between sends; empty: none'},
+  {key: 'enabled', label: 'Enabled', type: 'checkbox', default: true},
+];
+
+async function editNotification(n) {
+  const form = $('#notification-form');
+  form.dataset.editing = n?.name || '';
+  $('#notification-form-title').textContent = n ? `Edit notification ${n.name}` : 'New notification';
+  clearFormErrors(form);
+  const rules = (await api('GET', '/api/v1/rules')).rules.map((r) => r.name);
+  if (n?.rule && !rules.includes(n.rule)) rules.unshift(n.rule);
+  const values = {type: 'toggled', enabled: true, ...(n || {})};
+  if (values.retrigger === '0s') values.retrigger = '';
+  const box = $('#notification-fields');
+  box.replaceChildren(...NOTIFICATION_FIELDS.flatMap((f) => field(f.key === 'rule' ? {...f, options: rules} : f, values[f.key])));
+  if (!n) inputOf(box, 'rule').value = rules[0] || '';
+  inputOf(box, 'name').readOnly = Boolean(n);
+  const list = $('#delivery-list');
+  list.replaceChildren(...(n?.deliveries?.length ? n.deliveries : [null]).map(deliveryItem));
+  list.firstElementChild?.renumber();
+  if (n) inputOf(box, 'description').focus();
+}
+
+function notificationBody() {
+  const box = $('#notification-fields');
+  const body = {name: readInput(box, 'name'), rule: readInput(box, 'rule'), type: readInput(box, 'type'),
+                enabled: readInput(box, 'enabled')};
+  const description = readInput(box, 'description');
+  if (description) body.description = description;
+  const retrigger = readInput(box, 'retrigger');
+  if (retrigger) body.retrigger = retrigger;
+  body.deliveries = [...$('#delivery-list').children].map(deliveryBody);
+  return body;
+}
+
+function notificationState(n) {
+  const s = n.status;
+  if (!s) return [badge('not loaded', 'notification-state')];
+  if (s.rule_error) return [el('span', {class: 'badge bad', 'data-testid': 'notification-state', text: 'error'}), el('span', {class: 'sub', text: s.rule_error})];
+  if (n.enabled === false) return [el('span', {class: 'badge', 'data-testid': 'notification-state', text: 'disabled'})];
+  return [el('span', {class: s.triggered ? 'badge bad' : 'badge ok', 'data-testid': 'notification-state', text: s.triggered ? 'triggered' : 'cleared'}),
+          el('span', {class: 'sub', text: `${fmtNum(s.evaluations)} evaluations`})];
+}
+
+function deliveryState(d) {
+  return el('li', {},
+    el('strong', {text: d.type}), ` ${d.summary || ''}`,
+    el('span', {class: 'sub', text: `sent ${fmtNum(d.sent)}, failed ${fmtNum(d.failed)}${d.dropped ? `, dropped ${fmtNum(d.dropped)}` : ''}${d.last_sent ? `, last ${fmtTime(d.last_sent)}` : ''}`}),
+    d.last_error ? el('span', {class: 'sub error', text: `last error: ${d.last_error}`}) : null);
+}
+
+async function refreshNotifications() {
+  const data = await api('GET', '/api/v1/notifications');
+  state.docs.notifications = data.notifications;
+  if (state.page !== 'notifications') return;
+  const rows = data.notifications.map((n) => {
+    const s = n.status || {};
+    const history = el('a', {href: `#/history/${encodeURIComponent(n.name)}`, text: 'History', 'aria-label': `History of ${n.name}`});
+    return el('tr', {'data-notification': n.name},
+      el('td', {}, el('strong', {text: n.name}), el('span', {class: 'sub', text: `${n.type || 'toggled'}${n.retrigger && n.retrigger !== '0s' ? `, retrigger ${n.retrigger}` : ''}`})),
+      el('td', {text: n.rule}),
+      el('td', {}, ...notificationState(n)),
+      el('td', {class: 'num', 'data-testid': 'sends', text: fmtNum(s.sends ?? 0)}),
+      el('td', {}, s.last_sent ? fmtTime(s.last_sent) : '—', s.last_send && s.last_sent ? el('span', {class: 'sub', text: s.last_send}) : null),
+      el('td', {}, el('ul', {class: 'plain'}, ...(s.deliveries || n.deliveries.map((d) => ({type: d.type, sent: 0, failed: 0}))).map(deliveryState))),
+      el('td', {class: 'actions'}, history, ' ', ...docActions('notifications', 'notification', n, editNotification, refreshNotifications)));
+  });
+  $('#notifications-table tbody').replaceChildren(...(rows.length ? rows : [emptyRow(7, 'No notifications yet: create one below.')]));
+}
+
+// The form's rule choices, kept current when rules change on their page.
+async function refreshRuleOptions() {
+  const pick = inputOf($('#notification-fields'), 'rule');
+  if (!pick) return;
+  const names = (await api('GET', '/api/v1/rules')).rules.map((r) => r.name);
+  const current = pick.value;
+  if (current && !names.includes(current)) names.unshift(current);
+  pick.replaceChildren(...names.map((n) => el('option', {value: n, text: n})));
+  if (current) pick.value = current;
+}
+
+function showNotifications() {
+  if (!$('#notification-fields').children.length) editNotification(null).catch((e) => notify(e.message));
+  else refreshRuleOptions().catch((e) => notify(e.message));
+  poll(refreshNotifications);
+}
+
+async function showHistory(name) {
+  const filter = $('#history-filter');
+  const names = (await api('GET', '/api/v1/notifications')).notifications.map((n) => n.name);
+  if (name && !names.includes(name)) names.push(name);
+  filter.replaceChildren(el('option', {value: '', text: 'All notifications'}), ...names.map((n) => el('option', {value: n, text: n})));
+  filter.value = name || '';
+  poll(async () => {
+    const which = filter.value;
+    const path = which ? `/api/v1/notifications/${encodeURIComponent(which)}/history?limit=100` : '/api/v1/notification-history?limit=100';
+    const data = await api('GET', path);
+    if (state.page !== 'history') return;
+    const rows = data.history.map((h) => el('tr', {},
+      el('td', {text: fmtTime(h.at)}), el('td', {text: fmtTime(h.time)}), el('td', {text: h.notification}),
+      el('td', {text: h.rule}), el('td', {}, el('span', {class: h.send === 'triggered' ? 'badge bad' : 'badge ok', text: h.send})),
+      el('td', {class: 'mono', text: Object.entries(h.values || {}).map(([k, v]) => `${k} = ${fmtValue(v)}`).join(', ') || '—'})));
+    $('#history-table tbody').replaceChildren(...(rows.length ? rows : [emptyRow(6, 'Nothing sent yet.')]));
+  });
+}
+
+// ---- Scripts
+
+const STEP_KINDS = ['delay', 'write', 'operation', 'configure', 'script'];
+const TARGETED = ['write', 'operation'];
+const STEP_FIELDS = [
+  {key: 'delay', label: 'Delay', types: ['delay'], placeholder: '500ms', hint: 'from 1ms to 1h'},
+  {key: 'target', label: 'Target', type: 'select', options: ['service', 'asset', 'all'], types: TARGETED},
+  {key: 'target_name', label: 'Service or asset', types: TARGETED},
+  {key: 'values', label: 'Values', type: 'textarea', types: ['write'], hint: 'one name=value a line; $param$ is replaced'},
+  {key: 'operation', label: 'Operation', types: ['operation']},
+  {key: 'service', label: 'Service', types: ['configure']},
+  {key: 'key', label: 'Key', types: ['configure']},
+  {key: 'value', label: 'Value (TOML)', types: ['configure'], placeholder: '"500ms"'},
+  {key: 'script', label: 'Script', types: ['script']},
+  {key: 'params', label: 'Parameters', type: 'textarea', types: ['operation', 'script'], hint: 'one name=value a line'},
+  {key: 'parallel', label: 'Parallel', type: 'checkbox', types: ['script']},
+  {key: 'cond_param', label: 'Only if parameter', placeholder: 'mode', hint: 'empty: always runs'},
+  {key: 'cond_op', label: 'Condition', type: 'select', options: ['==', '!=', '<', '>']},
+  {key: 'cond_value', label: 'Value'},
+];
+
+function stepItem(s) {
+  const li = el('li', {class: 'item card', 'data-step': ''});
+  const values = {...(s || {kind: 'delay', delay: '1s'})};
+  values.target = s?.asset !== undefined ? 'asset' : s?.all ? 'all' : 'service';
+  values.target_name = s?.asset ?? s?.service ?? '';
+  values.values = formatLines(s?.values);
+  values.params = formatLines(s?.params);
+  values.cond_param = s?.condition?.param ?? '';
+  values.cond_op = s?.condition?.op ?? '==';
+  values.cond_value = s?.condition?.value ?? '';
+  const fields = el('div', {class: 'fields'});
+  const specs = [{key: 'kind', label: 'Kind', type: 'select', options: STEP_KINDS}, ...STEP_FIELDS];
+  fields.append(...specs.flatMap((f) => {
+    const pair = field(f, values[f.key]);
+    pair[1].querySelector('[data-field-error]').dataset.base = f.key.startsWith('cond_') ? 'condition' : f.key === 'target_name' ? 'service' : f.key;
+    return pair;
+  }));
+  const kind = inputOf(fields, 'kind');
+  kind.addEventListener('change', () => showTypeFields(fields, kind.value));
+  showTypeFields(fields, kind.value);
+  const title = el('h4', {class: 'step-title'});
+  const button = (text, action, fn) => {
+    const b = el('button', {type: 'button', text, 'data-action': action});
+    b.addEventListener('click', () => { fn(); renumberSteps(); b.isConnected && b.focus(); });
+    return b;
+  };
+  li.append(title, fields, el('div', {class: 'toolbar'},
+    button('Move up', 'step-up', () => li.previousElementSibling?.before(li)),
+    button('Move down', 'step-down', () => li.nextElementSibling?.after(li)),
+    el('button', {type: 'button', class: 'danger', text: 'Remove step', 'data-action': 'step-remove',
+                  onclick: () => { li.remove(); renumberSteps(); }})));
+  return li;
+}
+
+function renumberSteps() {
+  [...$('#step-list').children].forEach((li, i) => {
+    li.querySelector('.step-title').textContent = `Step ${i + 1}`;
+    for (const b of li.querySelectorAll('[data-action]')) b.setAttribute('aria-label', `${b.textContent} (step ${i + 1})`);
+    for (const e of li.querySelectorAll('[data-field-error]')) e.dataset.fieldError = `steps[${i}].${e.dataset.base}`;
+  });
+}
+
+function stepBody(li) {
+  const f = li.querySelector('.fields');
+  const kind = readInput(f, 'kind');
+  const step = {kind};
+  const get = (k) => readInput(f, k);
+  if (kind === 'delay') step.delay = get('delay');
+  if (TARGETED.includes(kind)) {
+    if (get('target') === 'all') step.all = true; else step[get('target')] = get('target_name');
+  }
+  if (kind === 'write') step.values = parseLines(get('values'));
+  if (kind === 'operation') { step.operation = get('operation'); step.params = parseLines(get('params'), false); }
+  if (kind === 'configure') { step.service = get('service'); step.key = get('key'); step.value = get('value'); }
+  if (kind === 'script') { step.script = get('script'); step.params = parseLines(get('params'), false); if (get('parallel')) step.parallel = true; }
+  if (kind === 'operation' && !Object.keys(step.params).length) delete step.params;
+  if (kind === 'script' && !Object.keys(step.params).length) delete step.params;
+  if (get('cond_param')) step.condition = {param: get('cond_param'), op: get('cond_op'), value: get('cond_value')};
+  return step;
+}
+
+const SCRIPT_FIELDS = [{key: 'name', label: 'Name'}, {key: 'description', label: 'Description'},
+                       {key: 'acl', label: 'ACL', hint: 'the ACL a caller must be granted; empty: none'}];
+
+function editScript(s) {
+  const form = $('#script-form');
+  form.dataset.editing = s?.name || '';
+  $('#script-form-title').textContent = s ? `Edit script ${s.name}` : 'New script';
+  clearFormErrors(form);
+  $('#script-fields').replaceChildren(...SCRIPT_FIELDS.flatMap((f) => field(f, s?.[f.key])));
+  inputOf($('#script-fields'), 'name').readOnly = Boolean(s);
+  $('#step-list').replaceChildren(...(s?.steps?.length ? s.steps : [null]).map(stepItem));
+  renumberSteps();
+  if (s) inputOf($('#script-fields'), 'description').focus();
+}
+
+function scriptBody() {
+  const box = $('#script-fields');
+  const body = {name: readInput(box, 'name')};
+  for (const k of ['description', 'acl']) if (readInput(box, k)) body[k] = readInput(box, k);
+  body.steps = [...$('#step-list').children].map(stepBody);
+  return body;
+}
+
+async function refreshScripts() {
+  const data = await api('GET', '/api/v1/scripts');
+  state.docs.scripts = data.scripts;
+  if (state.page !== 'scripts') return;
+  const rows = data.scripts.map((s) => {
+    const run = el('button', {type: 'button', 'data-action': 'run', text: 'Run…', 'aria-label': `Run script ${s.name}…`});
+    run.addEventListener('click', () => { $('#script-run-name').value = s.name; $('#script-run-params').focus(); });
+    return el('tr', {'data-script': s.name},
+      el('td', {}, el('strong', {text: s.name})), el('td', {text: s.description || ''}), el('td', {text: s.acl || '—'}),
+      el('td', {}, el('ol', {class: 'steps'}, ...(s.steps || []).map((st) => el('li', {'data-testid': 'step', text: describeStep(st)})))),
+      el('td', {}, originNote(s)),
+      el('td', {class: 'actions'}, run, ' ', ...docActions('scripts', 'script', s, editScript, refreshScripts)));
+  });
+  $('#scripts-table tbody').replaceChildren(...(rows.length ? rows : [emptyRow(6, 'No scripts yet: create one below.')]));
+  const pick = $('#script-run-name');
+  const current = pick.value;
+  pick.replaceChildren(...data.scripts.map((s) => el('option', {value: s.name, text: s.name})));
+  if (data.scripts.some((s) => s.name === current)) pick.value = current;
+}
+
+function describeStep(s) {
+  const target = s.all ? 'all' : s.asset !== undefined ? `asset ${s.asset}` : s.service !== undefined ? `service ${s.service}` : '';
+  const cond = s.condition ? ` if ${s.condition.param} ${s.condition.op} ${s.condition.value}` : '';
+  switch (s.kind) {
+    case 'delay': return `delay ${s.delay}${cond}`;
+    case 'write': return `write ${formatLines(s.values).replaceAll('\n', ', ')} on ${target}${cond}`;
+    case 'operation': return `operation ${s.operation} on ${target}${cond}`;
+    case 'configure': return `configure ${s.service}: ${s.key} = ${s.value}${cond}`;
+    case 'script': return `script ${s.script}${s.parallel ? ' (parallel)' : ''}${cond}`;
+    default: return s.kind;
+  }
+}
+
+function describeOutcome(r) {
+  const parts = [`${r.request || 'request'}: done`];
+  if (r.steps_run !== undefined) parts.push(`${r.steps_run} step(s) run, ${r.steps_skipped} skipped`);
+  for (const s of r.services || []) parts.push(`${s.service}: ${s.ok ? 'ok' : s.error}`);
+  if (r.written) parts.push(`written ${r.written.map((w) => `${w.name} = ${fmtValue(w.value)}`).join(', ')}`);
+  if (r.operation) parts.push(`operation ${r.operation} run on ${r.service}`);
+  return parts.join('; ');
+}
+
+async function runScript(event) {
+  event.preventDefault();
+  const form = $('#script-run-form');
+  clearFormErrors(form);
+  const out = $('#script-run-output');
+  const name = $('#script-run-name').value;
+  const button = form.querySelector('button[type=submit]');
+  if (!name) { showFormError(form, new Error('Create a script first.')); return; }
+  button.disabled = true;
+  try {
+    const params = parseLines($('#script-run-params').value, false);
+    out.hidden = true;
+    const r = await api('POST', `/api/v1/scripts/${encodeURIComponent(name)}/run`, {params});
+    out.textContent = describeOutcome(r);
+    out.hidden = false;
+    notify(`Script ${name} ran.`);
+  } catch (e) {
+    showFormError(form, e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showScripts() {
+  if (!$('#script-fields').children.length) editScript(null);
+  refreshScripts().catch((e) => notify(e.message));
+}
+
+// ---- ACLs
+
+const ACL_FIELDS = [
+  {key: 'name', label: 'Name'}, {key: 'description', label: 'Description'},
+  {key: 'users', label: 'Users', placeholder: 'ada, vera', hint: 'comma-separated'},
+  {key: 'roles', label: 'Roles', placeholder: 'operator, admin', hint: 'comma-separated'},
+  {key: 'services', label: 'Services', placeholder: 'plant-bus', hint: 'comma-separated'},
+  {key: 'service_types', label: 'Service types', placeholder: 'notification, mqtt', hint: 'comma-separated'},
+];
+const ACL_LISTS = ['users', 'roles', 'services', 'service_types'];
+
+function editAcl(a) {
+  const form = $('#acl-form');
+  form.dataset.editing = a?.name || '';
+  $('#acl-form-title').textContent = a ? `Edit ACL ${a.name}` : 'New ACL';
+  clearFormErrors(form);
+  const values = {...(a || {})};
+  for (const k of ACL_LISTS) values[k] = joinList(values[k]);
+  $('#acl-fields').replaceChildren(...ACL_FIELDS.flatMap((f) => field(f, values[f.key])));
+  inputOf($('#acl-fields'), 'name').readOnly = Boolean(a);
+  if (a) inputOf($('#acl-fields'), 'description').focus();
+}
+
+function aclBody() {
+  const box = $('#acl-fields');
+  const body = {name: readInput(box, 'name')};
+  if (readInput(box, 'description')) body.description = readInput(box, 'description');
+  for (const k of ACL_LISTS) { const list = csv(readInput(box, k)); if (list.length) body[k] = list; }
+  return body;
+}
+
+async function refreshAcls() {
+  const data = await api('GET', '/api/v1/acls');
+  if (state.page !== 'acls') return;
+  const rows = data.acls.map((a) => el('tr', {'data-acl': a.name},
+    el('td', {}, el('strong', {text: a.name}), a.description ? el('span', {class: 'sub', text: a.description}) : null),
+    ...ACL_LISTS.map((k) => el('td', {text: joinList(a[k]) || '—'})),
+    el('td', {class: 'actions'}, ...docActions('acls', 'ACL', a, editAcl, refreshAcls))));
+  $('#acls-table tbody').replaceChildren(...(rows.length ? rows : [emptyRow(6, 'No ACLs yet: create one below.')]));
+}
+
+function showAcls() {
+  if (!$('#acl-fields').children.length) editAcl(null);
+  refreshAcls().catch((e) => notify(e.message));
+}
+
+// ---- Control
+
+function pointValue(input, type) {
+  const v = input.value.trim();
+  if (type === 'bool') return v === 'true';
+  if (type === 'int64' || type === 'double') {
+    if (v === '' || Number.isNaN(Number(v))) throw new Error(`${input.dataset.key}: enter a number`);
+    if (type === 'int64' && !Number.isInteger(Number(v))) throw new Error(`${input.dataset.key}: enter a whole number`);
+    return Number(v);
+  }
+  return v;
+}
+
+function controlAnswer(text, ok) {
+  const out = $('#control-answer');
+  out.textContent = text;
+  out.className = ok ? 'answer' : 'answer failed';
+  out.hidden = false;
+}
+
+async function sendControl(button, source, body) {
+  button.disabled = true;
+  try {
+    const r = await api('POST', `/api/v1/services/${encodeURIComponent(source)}/control`, body);
+    controlAnswer(describeOutcome(r), true);
+    await refreshDispatcher();
+  } catch (e) {
+    if (e.status !== 401) controlAnswer(`Refused (${e.status}): ${e.message}`, false);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function pointForm(source, p) {
+  const id = `cp-${p.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  const form = el('form', {class: 'point', 'data-point': p.name, novalidate: true});
+  const desc = el('span', {class: 'sub', text: `${p.kind === 'set_point' ? `set point, ${p.type}` : 'operation'}${p.description ? ` — ${p.description}` : ''}`});
+  if (p.kind === 'set_point') {
+    const input = p.type === 'bool'
+      ? el('select', {id}, el('option', {value: 'true', text: 'true'}), el('option', {value: 'false', text: 'false'}))
+      : el('input', {id, type: p.type === 'string' ? 'text' : 'number', step: p.type === 'int64' ? '1' : 'any', autocomplete: 'off'});
+    input.dataset.key = p.name;
+    const write = el('button', {type: 'submit', class: 'primary', text: 'Write'});
+    form.append(el('label', {for: id, class: 'mono', text: p.name}), desc, el('div', {class: 'toolbar'}, input, write));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      let value;
+      try { value = pointValue(input, p.type); } catch (x) { controlAnswer(x.message, false); input.focus(); return; }
+      sendControl(write, source, {values: {[p.name]: value}});
+    });
+  } else {
+    const params = el('textarea', {id, rows: 2, spellcheck: 'false', placeholder: 'name=value'});
+    const run = el('button', {type: 'submit', class: 'primary', text: `Run ${p.name}`});
+    form.append(el('label', {for: id, class: 'mono', text: `${p.name}: parameters (one name=value a line)`}), desc, params, el('div', {class: 'toolbar'}, run));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      let body;
+      try { body = {operation: p.name, params: parseLines(params.value, false)}; } catch (x) { controlAnswer(x.message, false); return; }
+      sendControl(run, source, body);
+    });
+  }
+  return form;
+}
+
+async function showControlPoints() {
+  const source = $('#control-source').value;
+  const box = $('#control-points');
+  $('#control-answer').hidden = true;
+  if (!source) { box.replaceChildren(el('p', {class: 'hint', text: 'This Sluice has no sources.'})); return; }
+  box.replaceChildren(el('p', {class: 'hint', text: 'Loading…'}));
+  try {
+    const r = await api('GET', `/api/v1/services/${encodeURIComponent(source)}/control`);
+    const points = r.points || [];
+    box.dataset.source = source;
+    if (!points.length) {
+      box.replaceChildren(el('p', {'data-testid': 'no-control-points',
+        text: `${source} (${r.type}) has no control points: it offers no set points to write and no operations to run.`}));
+      return;
+    }
+    box.replaceChildren(el('h2', {text: `${source} (${r.type})`}), ...points.map((p) => pointForm(source, p)));
+  } catch (e) {
+    if (e.status !== 401) box.replaceChildren(el('p', {class: 'error', text: `Control points of ${source}: ${e.message}`}));
+  }
+}
+
+function eventRows(list, cols) {
+  if (!list.length) return [emptyRow(cols, 'None yet.')];
+  return [...list].reverse().map((ev) => el('tr', {},
+    el('td', {text: fmtTime(ev.time)}), el('td', {text: ev.caller}), el('td', {class: 'mono', text: ev.request}),
+    el('td', {}, el('span', {class: ev.ok ? 'badge ok' : 'badge bad', text: ev.ok ? 'ok' : ev.code}), ev.outcome ? el('span', {class: 'sub', text: ev.outcome}) : null)));
+}
+
+async function refreshDispatcher() {
+  const c = await api('GET', '/api/v1/control');
+  if (state.page !== 'control') return;
+  const d = c.dispatcher;
+  $('#control-stats').replaceChildren(
+    stat('Requests', fmtNum(d.requests), 'control-requests'), stat('OK', fmtNum(d.ok), 'control-ok'),
+    stat('Refused (ACL)', fmtNum(d.refused_acl), 'control-refused-acl'),
+    stat('Refused (not running)', fmtNum(d.refused_unavailable), 'control-refused-unavailable'),
+    stat('Refused (other)', fmtNum(d.refused_other), 'control-refused-other'), stat('Failed', fmtNum(d.failed), 'control-failed'),
+    stat('Scripts run', fmtNum(d.scripts_run), 'control-scripts'), stat('Queued / running', `${fmtNum(d.queued)} / ${fmtNum(d.running)}`, 'control-queue'),
+    stat('Rule samples', fmtNum(c.engine.samples), 'engine-samples'), stat('Sends', fmtNum(c.engine.sends), 'engine-sends'));
+  $('#control-recent tbody').replaceChildren(...eventRows(c.recent || [], 4));
+  $('#control-refusals tbody').replaceChildren(...eventRows(c.refusals || [], 4));
+}
+
+async function showControl(name) {
+  const services = (await api('GET', '/api/v1/services')).services.filter((s) => s.kind === 'source');
+  const pick = $('#control-source');
+  const current = name || pick.value;
+  pick.replaceChildren(...services.map((s) => el('option', {value: s.name, text: `${s.name} (${s.type}, ${s.mode})`})));
+  if (services.some((s) => s.name === current)) pick.value = current;
+  await showControlPoints();
+  poll(refreshDispatcher);
+}
+
+function initEdgeControl() {
+  $('#rule-new').addEventListener('click', () => { editRule(null); inputOf($('#rule-fields'), 'name').focus(); });
+  $('#rule-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const form = e.target;
+    saveDocument(form, 'rules', 'rule', form.dataset.editing, ruleBody(), async () => { editRule(null); await refreshRules(); });
+  });
+  $('#notification-new').addEventListener('click', async () => { await editNotification(null); inputOf($('#notification-fields'), 'name').focus(); });
+  $('#delivery-add').addEventListener('click', () => {
+    const li = deliveryItem(null);
+    $('#delivery-list').append(li);
+    li.renumber();
+    inputOf(li, 'type').focus();
+  });
+  $('#notification-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const form = e.target;
+    let body;
+    try { body = notificationBody(); } catch (x) { showFormError(form, x); return; }
+    saveDocument(form, 'notifications', 'notification', form.dataset.editing, body,
+                 async () => { await editNotification(null); await refreshNotifications(); });
+  });
+  $('#history-filter').addEventListener('change', () => {
+    const v = $('#history-filter').value;
+    location.hash = v ? `#/history/${encodeURIComponent(v)}` : '#/history';
+  });
+  $('#script-new').addEventListener('click', () => { editScript(null); inputOf($('#script-fields'), 'name').focus(); });
+  $('#step-add').addEventListener('click', () => {
+    const li = stepItem(null);
+    $('#step-list').append(li);
+    renumberSteps();
+    inputOf(li, 'kind').focus();
+  });
+  $('#script-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const form = e.target;
+    let body;
+    try { body = scriptBody(); } catch (x) { showFormError(form, x); return; }
+    saveDocument(form, 'scripts', 'script', form.dataset.editing, body, async (saved) => { editScript(saved); await refreshScripts(); });
+  });
+  $('#script-run-form').addEventListener('submit', runScript);
+  $('#acl-new').addEventListener('click', () => { editAcl(null); inputOf($('#acl-fields'), 'name').focus(); });
+  $('#acl-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const form = e.target;
+    saveDocument(form, 'acls', 'ACL', form.dataset.editing, aclBody(), async () => { editAcl(null); await refreshAcls(); });
+  });
+  for (const [id, reset] of [['#rule-form', () => editRule(null)], ['#notification-form', () => editNotification(null)],
+                              ['#script-form', () => editScript(null)], ['#acl-form', () => editAcl(null)]]) {
+    $(id).querySelector('.cancel-edit').addEventListener('click', () => Promise.resolve(reset()).catch((e) => notify(e.message)));
+  }
+  $('#control-pick').addEventListener('submit', (e) => { e.preventDefault(); showControlPoints(); });
+  $('#control-source').addEventListener('change', showControlPoints);
+}
+
 // ---- Start -----------------------------------------------------------------------------------
 
 async function start() {
@@ -825,6 +1636,7 @@ async function start() {
   $('#service-upload').addEventListener('click', () => act($('#service-upload'),
     () => api('POST', `/api/v1/sinks/${encodeURIComponent(state.serviceName)}/upload`), (r) => `Upload of ${r.sink} ${r.upload}.`));
   $('#revoke-form').addEventListener('submit', revokeToken);
+  initEdgeControl();
   window.addEventListener('hashchange', route);
   window.addEventListener('resize', () => { if (state.chart) redrawChart(); });
 

@@ -312,37 +312,14 @@ bool condition_holds(const Condition& c, const runtime::OperationParams& params)
 
 std::string substitute_params(std::string_view text, const runtime::OperationParams& params,
                               size_t* replaced) {
-  std::string out;
-  out.reserve(text.size());
-  size_t count = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    const size_t dollar = text.find('$', i);
-    if (dollar == std::string_view::npos) {
-      out.append(text.substr(i));
-      break;
-    }
-    out.append(text.substr(i, dollar - i));
-    if (dollar + 1 < text.size() && text[dollar + 1] == '$') {  // `$$`
-      out += '$';
-      i = dollar + 2;
-      continue;
-    }
-    const size_t close = text.find('$', dollar + 1);
-    if (close != std::string_view::npos) {
-      const auto it = params.find(std::string(text.substr(dollar + 1, close - dollar - 1)));
-      if (it != params.end()) {
-        out += it->second;
-        ++count;
-        i = close + 1;
-        continue;
-      }
-    }
-    out += '$';  // not a reference: keep it and go on after it
-    i = dollar + 1;
-  }
-  if (replaced != nullptr) *replaced = count;
-  return out;
+  return rules::substitute_with(
+      text,
+      [&params](std::string_view name, std::string& out) {
+        const auto it = params.find(std::string(name));
+        if (it != params.end()) out += it->second;
+        return it != params.end();
+      },
+      replaced);
 }
 
 Value substitute_value(const Value& value, const runtime::OperationParams& params) {

@@ -38,9 +38,10 @@ std::string format_value(const Value& value) {
   return out;
 }
 
-std::string substitute(std::string_view text, std::span<const NamedValue> values) {
+std::string substitute_with(std::string_view text, const Lookup& lookup, size_t* replaced) {
   std::string out;
   out.reserve(text.size());
+  size_t count = 0;
   size_t i = 0;
   while (i < text.size()) {
     const size_t dollar = text.find('$', i);
@@ -55,17 +56,25 @@ std::string substitute(std::string_view text, std::span<const NamedValue> values
       continue;
     }
     const size_t close = text.find('$', dollar + 1);
-    if (close != std::string_view::npos) {
-      if (const Value* v = find_value(values, text.substr(dollar + 1, close - dollar - 1))) {
-        append_value(out, *v);
-        i = close + 1;
-        continue;
-      }
+    if (close != std::string_view::npos &&
+        lookup(text.substr(dollar + 1, close - dollar - 1), out)) {
+      ++count;
+      i = close + 1;
+      continue;
     }
     out += '$';  // not a reference: keep it and go on after it
     i = dollar + 1;
   }
+  if (replaced != nullptr) *replaced = count;
   return out;
+}
+
+std::string substitute(std::string_view text, std::span<const NamedValue> values) {
+  return substitute_with(text, [values](std::string_view name, std::string& out) {
+    const Value* v = find_value(values, name);
+    if (v != nullptr) append_value(out, *v);
+    return v != nullptr;
+  });
 }
 
 }  // namespace sluice::rules

@@ -13,6 +13,7 @@
 // Values are formatted by format_value().
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,5 +31,13 @@ void append_value(std::string& out, const Value& value);
 
 // `text` with its references replaced, as described above.
 std::string substitute(std::string_view text, std::span<const NamedValue> values);
+
+// The same scan with any source of values: `lookup(name, out)` appends the value of `name` to
+// `out` and returns true, or returns false for a name it does not know (the reference then
+// stays as written). `replaced`, if given, receives how many references were replaced. Scripts'
+// `$param$` use it (control/script.h).
+using Lookup = std::function<bool(std::string_view name, std::string& out)>;
+std::string substitute_with(std::string_view text, const Lookup& lookup,
+                            size_t* replaced = nullptr);
 
 }  // namespace sluice::rules

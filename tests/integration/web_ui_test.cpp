@@ -70,6 +70,18 @@ type = "files"
 dir = "lake"
 interval = "1h"
 sources = ["sim"]
+[[rules]]
+name = "sine-high"
+type = "threshold"
+series = "line1.sine0"
+comparison = ">"
+threshold = 2.0
+[[notifications]]
+name = "sine-alarm"
+rule = "sine-high"
+[[notifications.deliveries]]
+type = "log"
+level = "info"
 )";
   const testing::CommandResult added = run_command(
       "printf '%s\\n' " + quote(kPassword) + " | " + testing::sluice_binary() + " user add " +
