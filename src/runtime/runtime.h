@@ -92,7 +92,7 @@ struct SourceStatus {
   uint64_t batches = 0;
   uint64_t dropped_samples = 0;   // refused by a full store under drop_newest
   uint64_t failed_ingests = 0;    // appends that returned an error (store full under block, I/O)
-  uint64_t filtered_samples = 0;  // dropped by the source's filters (include / exclude)
+  uint64_t filtered_samples = 0;  // dropped by the source's filters (exclude, deadband, ...)
   SinkDetails details;            // the source's own (Service::details()), e.g. the link's
 };
 

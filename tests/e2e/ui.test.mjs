@@ -5,7 +5,10 @@
 // output state change, disables the simulator and purges the session (cancelling once, then
 // confirming) until its buffer is 0, starts a manual upload, enters a bad value in a setting of
 // the sink and sees the error next to that field, adds a user and a token, switches the theme;
-// and fails if the page logged any console error.
+// builds edge control from the pages (a rule, with a field error first; a notification with a log
+// delivery and its state; the history; a script whose two steps it reorders, saves, reloads and
+// runs; an ACL created and deleted; the control page of a source without control points); and
+// fails if the page logged any console error.
 //
 // Usage: node tests/e2e/ui.test.mjs <base url> <user> <password> <screenshot dir>
 // Exit 0 when every check held; 1 with the failed check on stderr. Started by
