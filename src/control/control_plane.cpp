@@ -51,6 +51,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::open(runtime::Runtime& runti
                                                          ControlPlaneOptions options) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(runtime));
   Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::instance();
+  // The [control] table's threads and queues (the options' own values are the defaults).
+  options.dispatcher.threads = config.control.dispatcher_threads;
+  options.dispatcher.queue_capacity = config.control.dispatcher_queue;
+  options.engine.control_threads = config.control.delivery_threads;
+  options.engine.delivery_queue = config.control.delivery_queue;
   plane->dispatcher_ = std::make_unique<Dispatcher>(runtime, options.dispatcher);
   plane->engine_ = std::make_unique<Engine>(runtime.live_tap(), plane->dispatcher_.get(), clock,
                                             options.senders ? options.senders : real_sender,

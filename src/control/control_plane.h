@@ -18,6 +18,7 @@
 namespace sluice::control {
 
 struct ControlPlaneOptions {
+  // Their threads and queues are taken from the config's [control] table.
   DispatcherOptions dispatcher;
   EngineOptions engine;
   Clock* clock = nullptr;  // null: SystemClock

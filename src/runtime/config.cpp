@@ -550,6 +550,18 @@ void parse_instance(ConfigTable& t, InstanceConfig* instance) {
                             valid_instance_name);
 }
 
+void parse_control(ConfigTable& t, ControlConfig* c) {
+  const auto count = [&t](std::string_view key, size_t fallback, int64_t max) {
+    return static_cast<size_t>(t.integer(key, static_cast<int64_t>(fallback),
+                                         fmt::format("a whole number from 1 to {}", max),
+                                         [max](int64_t v) { return v >= 1 && v <= max; }));
+  };
+  c->dispatcher_threads = count("dispatcher_threads", c->dispatcher_threads, 64);
+  c->dispatcher_queue = count("dispatcher_queue", c->dispatcher_queue, 1'000'000);
+  c->delivery_threads = count("delivery_threads", c->delivery_threads, 64);
+  c->delivery_queue = count("delivery_queue", c->delivery_queue, 1'000'000);
+}
+
 void parse_api(ConfigTable& t, const std::string& base_dir, ApiConfig* api) {
   api->enabled = t.boolean("enabled", true);  // an [api] table turns it on unless it says not
   const std::string listen = t.string(
@@ -798,6 +810,11 @@ Result<Config> parse_config(std::string_view text, std::string_view file_name,
     if (const toml::table* api = root.table("api")) {
       TomlTable t(*api, "api", errors);
       parse_api(t, base_dir_of(file_name), &config.api);
+      t.report_unknown_keys();
+    }
+    if (const toml::table* control = root.table("control")) {
+      TomlTable t(*control, "control", errors);
+      parse_control(t, &config.control);
       t.report_unknown_keys();
     }
     if (const toml::array* sources = root.table_array("sources")) {

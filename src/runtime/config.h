@@ -48,6 +48,15 @@ struct ApiConfig {
   bool metrics_public = true;  // /metrics without a token (Prometheus scrapes)
 };
 
+// Edge control's threads and queues ([control]); rules, notifications, scripts and ACLs are
+// documents ([[rules]] ...; Config::documents).
+struct ControlConfig {
+  size_t dispatcher_threads = 2;    // run scripts and submitted requests in parallel
+  size_t dispatcher_queue = 1'000;  // requests waiting for a dispatcher thread
+  size_t delivery_threads = 2;      // run set point, operation and script deliveries
+  size_t delivery_queue = 1'000;    // sends waiting per delivery
+};
+
 // Who this Sluice is ([instance]): its name appears in the hops of every session it forwards
 // or receives ("A → B → C") and in the session ids it creates.
 struct InstanceConfig {
@@ -90,6 +99,7 @@ struct Config {
   store::StoreOptions store;
   LogConfig log;
   ApiConfig api;
+  ControlConfig control;
   std::vector<SourceConfig> sources;
   std::vector<SinkConfig> sinks;
   std::vector<DocumentConfig> documents;  // by kind in registration order, then file order

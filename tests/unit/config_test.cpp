@@ -5,6 +5,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <rapidcheck.h>
 
 #include <filesystem>
@@ -769,6 +771,62 @@ TEST(ConfigTest, InstanceNameIsCheckedAndDefaultsToTheHostName) {
       parse_errors("[instance]\nname = \"a\"\nnmae = \"b\"\n[store]\ndir = \"d\"\n");
   ASSERT_EQ(unknown.size(), 1u);
   EXPECT_EQ(unknown[0].key, "instance.nmae");
+}
+
+}  // namespace
+}  // namespace sluice::runtime
+
+namespace sluice::runtime {
+namespace {
+
+TEST(ConfigControlTest, ControlTableAndDocumentsAreReadWithTheirLines) {
+  const Config c = parse_ok(R"([store]
+dir = "data"
+[control]
+dispatcher_threads = 4
+delivery_queue = 10
+[[rules]]
+name = "hot"
+type = "threshold"
+series = "Motor.temperature"
+threshold = 35
+)");
+  EXPECT_EQ(c.control.dispatcher_threads, 4u);
+  EXPECT_EQ(c.control.delivery_queue, 10u);
+  EXPECT_EQ(c.control.delivery_threads, 2u);
+  ASSERT_EQ(c.documents.size(), 1u);
+  EXPECT_EQ(c.documents[0].kind, "rules");
+  EXPECT_EQ(c.documents[0].name, "hot");
+  EXPECT_EQ(c.documents[0].line, 6);
+  const nlohmann::json doc = nlohmann::json::parse(c.documents[0].json, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << c.documents[0].json;
+  EXPECT_EQ(doc["threshold"], 35);
+  EXPECT_EQ(doc["series"], "Motor.temperature");
+}
+
+TEST(ConfigControlTest, ErrorsInControlAndDocumentsNameLineAndKey) {
+  const std::vector<ConfigError> errors = parse_errors(R"([store]
+dir = "data"
+[control]
+dispatcher_threads = 0
+[[rules]]
+name = "hot"
+type = "threshold"
+series = "Motor.temperature"
+threshold = "high"
+[[rules]]
+name = "hot"
+type = "deadman"
+series = ["a.b"]
+timeout = "10s"
+)");
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].key, "control.dispatcher_threads");
+  EXPECT_EQ(errors[0].line, 4);
+  EXPECT_EQ(errors[1].key, "rules[0].threshold");
+  EXPECT_EQ(errors[1].line, 9);
+  EXPECT_EQ(errors[2].key, "rules[1].name");
+  EXPECT_THAT(errors[2].message, HasSubstr("line 5"));
 }
 
 }  // namespace
