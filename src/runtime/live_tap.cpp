@@ -10,7 +10,14 @@ namespace sluice::runtime {
 // also after the tap is gone). Publishers take a copy of `list` and deliver without the lock;
 // a change replaces the list (copy on write), so a copy never changes under a publisher.
 struct LiveSubscription::Registry {
-  using List = std::vector<std::weak_ptr<LiveSubscription>>;
+  // A subscription and when it takes samples (kept here so that counting needs no lock() of a
+  // subscription: a lock() could make this list the last owner of one being destroyed, whose
+  // destructor takes `mu`).
+  struct Entry {
+    std::weak_ptr<LiveSubscription> sub;
+    bool at_ingest = false;
+  };
+  using List = std::vector<Entry>;
 
   std::mutex mu;
   std::shared_ptr<const List> list = std::make_shared<const List>();  // guarded by mu
@@ -25,11 +32,7 @@ struct LiveSubscription::Registry {
   void replace(List next) {
     size_t stored = 0;
     size_t ingest = 0;
-    for (const std::weak_ptr<LiveSubscription>& w : next) {
-      if (std::shared_ptr<LiveSubscription> sub = w.lock()) {
-        ++(sub->filter().at_ingest ? ingest : stored);
-      }
-    }
+    for (const Entry& e : next) ++(e.at_ingest ? ingest : stored);
     stored_count.store(stored, std::memory_order_relaxed);
     ingest_count.store(ingest, std::memory_order_relaxed);
     list = std::make_shared<const List>(std::move(next));
@@ -42,8 +45,8 @@ LiveSubscription::~LiveSubscription() {
   std::lock_guard lock(registry_->mu);
   Registry::List next;
   next.reserve(registry_->list->size());
-  for (const std::weak_ptr<LiveSubscription>& w : *registry_->list) {
-    if (!w.expired()) next.push_back(w);
+  for (const Registry::Entry& e : *registry_->list) {
+    if (!e.sub.expired()) next.push_back(e);
   }
   registry_->replace(std::move(next));
 }
@@ -125,7 +128,7 @@ std::shared_ptr<LiveSubscription> LiveTap::subscribe(LiveFilter filter, size_t c
       new LiveSubscription(registry_, std::move(filter), std::max<size_t>(capacity, 1)));
   std::lock_guard lock(registry_->mu);
   LiveSubscription::Registry::List next = *registry_->list;
-  next.push_back(sub);
+  next.push_back({sub, sub->filter().at_ingest});
   registry_->replace(std::move(next));
   return sub;
 }
@@ -133,9 +136,9 @@ std::shared_ptr<LiveSubscription> LiveTap::subscribe(LiveFilter filter, size_t c
 void LiveTap::publish_to_subscribers(std::string_view stream, const Batch& batch,
                                      bool at_ingest) {
   const std::shared_ptr<const LiveSubscription::Registry::List> list = registry_->snapshot();
-  for (const std::weak_ptr<LiveSubscription>& w : *list) {
-    std::shared_ptr<LiveSubscription> sub = w.lock();
-    if (sub && sub->filter().at_ingest == at_ingest) sub->offer(stream, batch);
+  for (const LiveSubscription::Registry::Entry& e : *list) {
+    if (e.at_ingest != at_ingest) continue;
+    if (std::shared_ptr<LiveSubscription> sub = e.sub.lock()) sub->offer(stream, batch);
   }
 }
 
