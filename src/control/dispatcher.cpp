@@ -492,7 +492,7 @@ Status Dispatcher::run_step(const Step& step, const runtime::OperationParams& pa
       request.action = ControlRequest::Action::kScript;
       request.script = step.script;
       request.params = std::move(child);
-      return enqueue({std::move(request), run.caller, depth + 1});
+      return enqueue({std::move(request), run.caller, depth + 1, {}});
     }
   }
   return internal_error("unknown step kind");
@@ -538,8 +538,8 @@ Status Dispatcher::delay(std::chrono::milliseconds duration) {
 
 // ---- The queue --------------------------------------------------------------------------------
 
-Status Dispatcher::submit(ControlRequest request, Caller caller) {
-  return enqueue({std::move(request), std::move(caller), 0});
+Status Dispatcher::submit(ControlRequest request, Caller caller, runtime::ControlDone done) {
+  return enqueue({std::move(request), std::move(caller), 0, std::move(done)});
 }
 
 Status Dispatcher::enqueue(Queued item) {
@@ -577,7 +577,8 @@ void Dispatcher::serve() {
       queue_.pop_front();
       ++running_;
     }
-    (void)run_top(item.request, item.caller, item.depth);
+    const Result<ControlOutcome> outcome = run_top(item.request, item.caller, item.depth);
+    if (item.done) item.done(outcome);
     std::lock_guard lock(queue_mu_);
     --running_;
   }
@@ -606,6 +607,7 @@ void Dispatcher::stop() {
         refuse(Reason::kOther, item.request, item.caller,
                Status(Code::kAborted, "the control dispatcher stopped before it ran this request"));
     record(item.request, item.caller, s, {});
+    if (item.done) item.done(s);
   }
 }
 

@@ -29,7 +29,7 @@
 //
 // A dispatch() that changes a service's settings (a configure step) restarts that service and
 // waits for it: a source must not dispatch such a script to itself from its own thread (it would
-// wait for itself); it submits it instead.
+// wait for itself); sources submit() instead (SourceContext::submit_control).
 #pragma once
 
 #include <chrono>
@@ -112,7 +112,8 @@ class Dispatcher final : public runtime::ControlRouter {
                                            const runtime::Caller& caller) override;
   // Queues the request for the dispatcher's threads (FIFO); kResourceExhausted when
   // queue_capacity requests wait already, kUnavailable after stop(). Both are counted and kept.
-  Status submit(runtime::ControlRequest request, runtime::Caller caller) override;
+  Status submit(runtime::ControlRequest request, runtime::Caller caller,
+                runtime::ControlDone done) override;
 
   // Wakes every delay step (its script ends with kAborted), waits for the threads, and refuses
   // the requests still queued (kAborted, counted and kept: none is dropped silently).
@@ -135,6 +136,7 @@ class Dispatcher final : public runtime::ControlRouter {
     runtime::ControlRequest request;
     runtime::Caller caller;
     int depth = 0;
+    runtime::ControlDone done;  // told the outcome; may be empty
   };
 
   std::shared_ptr<const Definitions> definitions() const;

@@ -56,8 +56,31 @@ Status add_to(Snapshot& s, std::string_view kind, const json& object) {
 }
 
 // What one document names in another must exist: a notification's rule, a script delivery's
-// scripts. (Scripts' own calls and ACLs are the dispatcher's to check.)
+// scripts, a script's called scripts and its ACL (kFailedPrecondition: the API's 409, whether
+// the document that names it or the one named changes). Loops of calls are the dispatcher's to
+// refuse (kInvalidArgument: the script itself is wrong).
 Status check_references(const Snapshot& s) {
+  const auto has_script = [&](const std::string& name) {
+    return std::any_of(s.scripts.begin(), s.scripts.end(),
+                       [&](const Script& x) { return x.name == name; });
+  };
+  for (const Script& script : s.scripts) {
+    if (!script.acl.empty() && std::none_of(s.acls.begin(), s.acls.end(), [&](const Acl& a) {
+          return a.name == script.acl;
+        })) {
+      return failed_precondition(fmt::format(
+          "script '{}' is attached to ACL '{}', and there is no ACL of that name", script.name,
+          script.acl));
+    }
+    for (size_t i = 0; i < script.steps.size(); ++i) {
+      const Step& step = script.steps[i];
+      if (step.kind == Step::Kind::kScript && !has_script(step.script)) {
+        return failed_precondition(
+            fmt::format("script '{}' step {} runs script '{}', and there is no script of that name",
+                        script.name, i + 1, step.script));
+      }
+    }
+  }
   for (const NotificationDef& n : s.notifications) {
     const bool has_rule = std::any_of(s.rules.begin(), s.rules.end(),
                                       [&](const RuleDef& r) { return r.name == n.rule; });
@@ -69,9 +92,7 @@ Status check_references(const Snapshot& s) {
     for (const DeliveryDef& d : n.deliveries) {
       for (const std::string& script : {d.script, d.cleared_script}) {
         if (script.empty()) continue;
-        const bool has = std::any_of(s.scripts.begin(), s.scripts.end(),
-                                     [&](const Script& x) { return x.name == script; });
-        if (!has) {
+        if (!has_script(script)) {
           return failed_precondition(fmt::format(
               "notification '{}' runs script '{}', and there is no script of that name", n.name,
               script));

@@ -77,7 +77,8 @@ std::string Caller::describe() const {
   return fmt::format("{} service '{}'", type, name);
 }
 
-Result<ControlOutcome> SourceContext::control(const ControlRequest& request) {
+Status SourceContext::submit_control(const ControlRequest& request,
+                                     std::function<void(const Result<ControlOutcome>&)> /*done*/) {
   return Status(Code::kUnavailable, "no control dispatcher runs here; '" + request.describe() +
                                         "' was not carried out");
 }

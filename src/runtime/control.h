@@ -5,10 +5,11 @@
 // the audit and the counters apply the same way to every origin.
 //
 // Pure types and the router interface; the dispatcher implements it and the runtime hands it to
-// sources through SourceContext::control().
+// sources through SourceContext::submit_control().
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -90,6 +91,9 @@ struct ControlOutcome {
   uint64_t steps_skipped = 0;
 };
 
+// Told the outcome of a submitted request (ControlRouter::submit).
+using ControlDone = std::function<void(const Result<ControlOutcome>&)>;
+
 // Carries out control requests. Thread-safe.
 class ControlRouter {
  public:
@@ -103,8 +107,10 @@ class ControlRouter {
   virtual Result<ControlOutcome> dispatch(const ControlRequest& request, const Caller& caller) = 0;
 
   // The same, on one of the dispatcher's threads: returns once queued (or refused because the
-  // queue is full, kResourceExhausted). Its outcome is logged and counted.
-  virtual Status submit(ControlRequest request, Caller caller) = 0;
+  // queue is full, kResourceExhausted). Its outcome is logged and counted, and given to `done`
+  // (if set) on the thread that carried it out; `done` is called exactly once when submit()
+  // returned ok, never when it refused.
+  virtual Status submit(ControlRequest request, Caller caller, ControlDone done) = 0;
 };
 
 // ---- Control requests as JSON (the MQTT command topic, the REST API) ----------------------

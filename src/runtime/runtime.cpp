@@ -329,10 +329,10 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     return std::make_pair(it->second.last_input_ns, it->second.closed);
   }
   const TokenVerifier* tokens() const override { return runtime_.options_.tokens; }
-  Result<ControlOutcome> control(const ControlRequest& request) override {
+  Status submit_control(const ControlRequest& request, ControlDone done) override {
     ControlRouter* router = runtime_.control_router();
-    if (router == nullptr) return SourceContext::control(request);
-    return router->dispatch(request, Caller::service(config_.name, config_.type));
+    if (router == nullptr) return SourceContext::submit_control(request, std::move(done));
+    return router->submit(request, Caller::service(config_.name, config_.type), std::move(done));
   }
 
   Clock& clock() override { return clock_; }

@@ -237,7 +237,7 @@ class Runtime {
   SeriesRegistry& series() { return *series_; }
 
   // The control dispatcher that carries out the control requests sources receive
-  // (SourceContext::control); null: they are refused. Set before start(); must outlive the
+  // (SourceContext::submit_control); null: they are refused. Set before start(); must outlive the
   // runtime's sources.
   void set_control_router(ControlRouter* router) { control_router_.store(router); }
   ControlRouter* control_router() const { return control_router_.load(); }

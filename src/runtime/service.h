@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -170,10 +171,14 @@ class SourceContext {
   virtual const TokenVerifier* tokens() const { return nullptr; }
 
   // A control request this source received (an MQTT command topic: a north control input),
-  // carried out by the control dispatcher with this source as the caller (its name and type,
-  // which ACLs may grant). Returns once done or refused (runtime/control.h, ControlRouter).
-  // The default refuses with kUnavailable: no dispatcher.
-  virtual Result<ControlOutcome> control(const ControlRequest& request);
+  // handed to the control dispatcher with this source as the caller (its name and type, which
+  // ACLs may grant) and carried out on one of the dispatcher's threads, never the source's: a
+  // script may restart this very source (a configure step), which must not wait for itself.
+  // Returns once queued, or the refusal (then `done` is not called); `done` gets the outcome
+  // on the dispatcher's thread and may outlive this source's instance (runtime/control.h,
+  // ControlRouter::submit). The default refuses with kUnavailable: no dispatcher.
+  virtual Status submit_control(const ControlRequest& request,
+                                std::function<void(const Result<ControlOutcome>&)> done);
 
   // Time as the source must see it (a ManualClock in tests).
   virtual Clock& clock() = 0;

@@ -246,6 +246,38 @@ TEST_F(ApiEdgeTest, AnOperatorRunsAScriptButCannotCreateOne) {
   EXPECT_EQ(bad.status, 400) << bad.body;
 }
 
+TEST_F(ApiEdgeTest, ScriptsThatCallScriptsKeepTheirReferencesWhole) {
+  const std::string child = R"({"name": "child", "steps": [
+      {"kind": "write", "service": "motor", "values": {"speed": 1}}]})";
+  const std::string parent = R"({"name": "parent", "steps": [
+      {"kind": "script", "script": "child"}]})";
+  // A call to a script that does not exist yet: 409, naming both.
+  const auto early = call("POST", "/api/v1/scripts", parent, admin_);
+  EXPECT_EQ(early.status, 409) << early.body;
+  EXPECT_THAT(message(early), HasSubstr("runs script 'child'"));
+  ASSERT_EQ(call("POST", "/api/v1/scripts", child, admin_).status, 201);
+  ASSERT_EQ(call("POST", "/api/v1/scripts", parent, admin_).status, 201);
+  // The called script cannot go while a script calls it: 409, and both stay.
+  const auto in_use = call("DELETE", "/api/v1/scripts/child", "", admin_);
+  EXPECT_EQ(in_use.status, 409) << in_use.body;
+  EXPECT_THAT(message(in_use), HasSubstr("script 'parent'"));
+  EXPECT_EQ(call("GET", "/api/v1/scripts/child", "", viewer_).status, 200);
+  // A loop is a wrong script: 400.
+  const auto loop = call("PUT", "/api/v1/scripts/child", R"({"name": "child", "steps": [
+      {"kind": "script", "script": "parent"}]})",
+                         admin_);
+  EXPECT_EQ(loop.status, 400) << loop.body;
+  // A script attached to an ACL that does not exist: 409.
+  const auto no_acl = call("POST", "/api/v1/scripts", R"({"name": "guarded", "acl": "nobody",
+      "steps": [{"kind": "delay", "delay": "1ms"}]})",
+                           admin_);
+  EXPECT_EQ(no_acl.status, 409) << no_acl.body;
+  EXPECT_THAT(message(no_acl), HasSubstr("ACL 'nobody'"));
+  // Once the caller is gone, the called script may go.
+  EXPECT_EQ(call("DELETE", "/api/v1/scripts/parent", "", admin_).status, 200);
+  EXPECT_EQ(call("DELETE", "/api/v1/scripts/child", "", admin_).status, 200);
+}
+
 TEST_F(ApiEdgeTest, AToggledNotificationWritesTheTriggerThenTheClearedValues) {
   ASSERT_EQ(call("POST", "/api/v1/rules", kHotRule, admin_).status, 201);
   ASSERT_EQ(call("POST", "/api/v1/notifications", kCooling, admin_).status, 201);

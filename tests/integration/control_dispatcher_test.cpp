@@ -529,14 +529,21 @@ TEST_F(ControlDispatcherTest, SubmitRefusesWhenTheQueueIsFullAndStopRefusesWhatI
                       {"kind": "delay", "delay": "1h"}]})")},
                                     acls_)
                   .ok());
-  ASSERT_TRUE(dispatcher_->submit(run_script("wait"), kOperator).ok());
+  // Each accepted request's outcome reaches its callback exactly once; a refused one's never.
+  std::mutex done_mu;
+  std::vector<Code> done_codes;
+  const auto collect = [&](const Result<runtime::ControlOutcome>& outcome) {
+    std::lock_guard lock(done_mu);
+    done_codes.push_back(outcome.status().code());
+  };
+  ASSERT_TRUE(dispatcher_->submit(run_script("wait"), kOperator, collect).ok());
   // The one thread takes it and waits in its delay; the queue is empty again.
   ASSERT_TRUE(testing::eventually([&] {
     const DispatcherStats st = dispatcher_->stats();
     return st.running == 1 && st.queued == 0;
   }));
-  ASSERT_TRUE(dispatcher_->submit(run_script("wait"), kOperator).ok());  // fills the queue
-  const Status full = dispatcher_->submit(run_script("wait"), kMqtt);
+  ASSERT_TRUE(dispatcher_->submit(run_script("wait"), kOperator, collect).ok());  // fills the queue
+  const Status full = dispatcher_->submit(run_script("wait"), kMqtt, collect);
   EXPECT_EQ(full.code(), Code::kResourceExhausted);
   EXPECT_THAT(full.message(), HasSubstr("the control queue is full"));
   DispatcherStats st = dispatcher_->stats();
@@ -557,7 +564,14 @@ TEST_F(ControlDispatcherTest, SubmitRefusesWhenTheQueueIsFullAndStopRefusesWhatI
   ASSERT_EQ(recent.size(), 3u);
   EXPECT_EQ(recent[1].code, Code::kAborted);
   EXPECT_EQ(recent[2].code, Code::kAborted);
-  EXPECT_EQ(dispatcher_->submit(run_script("wait"), kOperator).code(), Code::kUnavailable);
+  {
+    std::lock_guard lock(done_mu);
+    EXPECT_EQ(done_codes, (std::vector<Code>{Code::kAborted, Code::kAborted}));
+  }
+  EXPECT_EQ(dispatcher_->submit(run_script("wait"), kOperator, collect).code(),
+            Code::kUnavailable);
+  std::lock_guard lock(done_mu);
+  EXPECT_EQ(done_codes.size(), 2u);
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 // source whose command_topic carries control requests in JSON, and a recording ControlRouter in
 // place of the control dispatcher. A valid command reaches the router with the source as the
 // caller; a bad or refused one is counted, logged and never ingested; data topics go on working;
-// the reply topic gets the outcome.
+// the reply topic gets the outcome. With the real dispatcher, a command whose script reconfigures
+// the very source it came on runs on the dispatcher's thread (the source restarts, no deadlock).
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <stop_token>
@@ -15,6 +17,8 @@
 #include <vector>
 
 #include "cli/builtin_sources.h"
+#include "control/control_plane.h"
+#include "control/dispatcher.h"
 #include "fixtures/mosquitto.h"
 #include "fixtures/test_support.h"
 #include "protocols/mqtt/connection.h"
@@ -47,8 +51,11 @@ class RecordingRouter final : public runtime::ControlRouter {
     }
     return runtime::ControlOutcome{};
   }
-  Status submit(runtime::ControlRequest request, runtime::Caller caller) override {
-    return dispatch(request, caller).status();
+  Status submit(runtime::ControlRequest request, runtime::Caller caller,
+                runtime::ControlDone done) override {
+    Result<runtime::ControlOutcome> outcome = dispatch(request, caller);
+    if (done) done(outcome);
+    return Status::ok_status();
   }
   std::vector<Call> calls() const {
     std::lock_guard lock(mu_);
@@ -197,6 +204,82 @@ TEST_F(MqttCommandTest, ReplyTopicGetsTheOutcomeOfEachCommand) {
   EXPECT_EQ(reply["ok"], false);
   EXPECT_THAT(reply["error"].get<std::string>(), HasSubstr("not JSON"));
   EXPECT_EQ(reply["request"], "");
+}
+
+// The control plane as `sluice run` has it: a command runs a script whose configure step changes
+// the settings of the very source the command came on. The source restarts with them (it must
+// not wait for itself: the script runs on a dispatcher thread), and the next command's reply
+// goes to the new topic.
+TEST(MqttCommandDispatcherTest, ScriptThatReconfiguresItsOwnSourceDoesNotWaitForItself) {
+  testing::TempDir dir;
+  fs::create_directories(dir.path() + "/broker");
+  testing::Mosquitto broker(dir.path() + "/broker", testing::MosquittoOptions{});
+  const std::string text = config_text(dir.path(), broker.port()) + R"(
+[[scripts]]
+name = "retopic"
+[[scripts.steps]]
+kind = "configure"
+service = "plant"
+key = "command_reply_topic"
+value = '"sluice/reply2"'
+)";
+  const std::string path = dir.file("sluice.toml");
+  std::ofstream(path) << text;
+  const runtime::SourceTypes types = cli::builtin_source_types();
+  auto config = runtime::load_config(path, types);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  auto opened = runtime::Runtime::open(*config, {.config_text = text, .types = &types});
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  std::unique_ptr<runtime::Runtime> rt = std::move(opened).value();
+  auto plane = control::ControlPlane::open(*rt, *config);
+  ASSERT_TRUE(plane.ok()) << plane.status().message();
+  ASSERT_TRUE(rt->start().ok());
+  (*plane)->start();
+  const auto plant = [&] {
+    auto s = rt->sources();
+    return s.empty() ? runtime::SourceStatus{} : s[0];
+  };
+  ASSERT_TRUE(eventually([&] { return plant().health.state == runtime::HealthState::kHealthy; }))
+      << plant().health.reason;
+
+  mqtt::ConnectionOptions o;
+  o.host = broker.host();
+  o.port = broker.port();
+  o.connect.client_id = "reply-reader";
+  mqtt::Connection reader(o);
+  ASSERT_TRUE(reader.connect(std::stop_token()).ok());
+  ASSERT_TRUE(reader.subscribe({{"sluice/reply2", 0}}, std::stop_token()).ok());
+
+  control::Dispatcher& dispatcher = (*plane)->dispatcher();
+  broker.publish("sluice/control", R"({"script": "retopic"})", 1);
+  ASSERT_TRUE(eventually([&] {
+    const auto stats = dispatcher.stats();
+    return stats.requests >= 1 && stats.running == 0 && stats.queued == 0;
+  }));
+  EXPECT_EQ(dispatcher.stats().ok, 1u) << dispatcher.recent().back().outcome;
+  const auto row = rt->service_row("plant");
+  ASSERT_TRUE(row.ok()) << row.status().message();
+  EXPECT_THAT(row->settings, HasSubstr("sluice/reply2"));
+  ASSERT_TRUE(eventually([&] { return plant().health.state == runtime::HealthState::kHealthy; }))
+      << plant().health.reason;
+
+  // The restarted source answers on the new reply topic.
+  broker.publish("sluice/control", R"({"script": "missing"})", 1);
+  nlohmann::json reply;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (reply.is_null() && std::chrono::steady_clock::now() < deadline) {
+    auto p = reader.next(std::chrono::milliseconds(100));
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    if (!p->has_value() || (*p)->header.type != mqtt::PacketType::kPublish) continue;
+    auto pub = mqtt::decode_publish(reader.version(), (*p)->header, (*p)->body);
+    ASSERT_TRUE(pub.ok());
+    reply = nlohmann::json::parse(pub->payload, nullptr, false);
+  }
+  ASSERT_TRUE(reply.is_object()) << reply.dump();
+  EXPECT_EQ(reply["ok"], false);
+  EXPECT_THAT(reply["error"].get<std::string>(), HasSubstr("missing"));
+  (*plane)->stop();
+  EXPECT_TRUE(rt->stop().ok());
 }
 
 TEST(MqttCommandConfigTest, CommandKeysAreCheckedAndNamed) {

@@ -218,6 +218,49 @@ TEST_F(MqttPublisherTest, PublisherIdlePastKeepAliveStillDelivers) {
   EXPECT_GE(pub.connects(), 2u);
 }
 
+// A connection that only reads, idle across several keep-alive pings (each answered by a
+// PINGRESP that next() consumes itself), still returns from next() on time and gets the message
+// that comes afterwards.
+TEST_F(MqttPublisherTest, AReaderIdleAcrossKeepAlivePingsStillReturnsAndReceives) {
+  Mosquitto broker(broker_dir(), {});
+  ConnectionOptions o;
+  o.host = broker.host();
+  o.port = broker.port();
+  o.connect.client_id = "idle-reader";
+  o.connect.keep_alive_s = 1;
+  Connection reader(o);
+  ASSERT_TRUE(reader.connect(std::stop_token()).ok());
+  ASSERT_TRUE(reader.subscribe({{"idle/#", 0}}, std::stop_token()).ok());
+  // Read until the broker has answered at least two pings; every next() returns empty.
+  const auto pings_answered = [&] {
+    std::ifstream in(broker.log_file());
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) n += line.find("Sending PINGRESP to idle-reader") != line.npos;
+    return n;
+  };
+  const auto idle_deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (pings_answered() < 2 && std::chrono::steady_clock::now() < idle_deadline) {
+    Result<std::optional<Packet>> p = reader.next(milliseconds(100));
+    ASSERT_TRUE(p.ok()) << p.status().to_string();
+    EXPECT_FALSE(p->has_value()) << packet_type_name((*p)->header.type);
+  }
+  ASSERT_GE(pings_answered(), 2) << "see " << broker.log_file();
+  Publisher pub(options_for(broker));
+  ASSERT_TRUE(pub.publish("idle/x", "awake", 0, false, kTimeout).ok());
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  std::optional<std::string> payload;
+  while (!payload && std::chrono::steady_clock::now() < deadline) {
+    Result<std::optional<Packet>> p = reader.next(milliseconds(100));
+    ASSERT_TRUE(p.ok()) << p.status().to_string();
+    if (!p->has_value() || (*p)->header.type != PacketType::kPublish) continue;
+    Result<Publish> m = decode_publish(reader.version(), (*p)->header, (*p)->body);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    payload = std::string(m->payload);
+  }
+  EXPECT_EQ(payload, "awake");
+}
+
 TEST_F(MqttPublisherTest, BadTopicOrQosIsRefusedWithoutConnecting) {
   Mosquitto broker(broker_dir(), {});
   Publisher pub(options_for(broker));

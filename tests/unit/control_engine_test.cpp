@@ -28,8 +28,11 @@ class RecordingRouter final : public runtime::ControlRouter {
     callers_.push_back(caller);
     return runtime::ControlOutcome{};
   }
-  Status submit(runtime::ControlRequest request, runtime::Caller caller) override {
-    return dispatch(request, caller).status();
+  Status submit(runtime::ControlRequest request, runtime::Caller caller,
+                runtime::ControlDone done) override {
+    Result<runtime::ControlOutcome> outcome = dispatch(request, caller);
+    if (done) done(outcome);
+    return Status::ok_status();
   }
   // The requests to `service`, waiting up to `timeout` for at least `n` of them.
   std::vector<runtime::ControlRequest> wait_for(

@@ -233,6 +233,10 @@ class Connection::Impl {
       }
       if (framed->has_value()) {
         if ((*framed)->header.type != PacketType::kPingresp) return framed;
+        // Consumed here, not by the caller's next next(): without this the same PINGRESP would
+        // be framed again and again (a busy loop once the first keep-alive ping was answered).
+        in_pos_ += consumed_;
+        consumed_ = 0;
         ping_outstanding_ = false;
         continue;
       }

@@ -204,10 +204,12 @@ std::map<std::string, uint64_t> MqttSource::parse_errors_by_reason() const {
   return reasons_;
 }
 
-void MqttSource::stop() {
-  std::lock_guard lock(conn_mu_);
-  if (conn_ != nullptr) conn_->wake();
+void MqttSource::Mailbox::wake() {
+  std::lock_guard lock(mu);
+  if (conn != nullptr) conn->wake();
 }
+
+void MqttSource::stop() { mailbox_->wake(); }
 
 Status MqttSource::start(runtime::SourceContext& ctx) {
   routes_.clear();
@@ -257,8 +259,8 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
   while (!ctx.stopping()) {
     mqtt::Connection conn(copts);
     {
-      std::lock_guard lock(conn_mu_);
-      conn_ = &conn;
+      std::lock_guard lock(mailbox_->mu);
+      mailbox_->conn = &conn;
     }
     std::string failure;
     bool was_connected = false;
@@ -327,8 +329,8 @@ Status MqttSource::start(runtime::SourceContext& ctx) {
       }
     }
     {
-      std::lock_guard lock(conn_mu_);
-      conn_ = nullptr;
+      std::lock_guard lock(mailbox_->mu);
+      mailbox_->conn = nullptr;
     }
     if (ctx.stopping()) break;
     if (!was_connected) conn.disconnect(std::chrono::milliseconds(0));
@@ -358,6 +360,7 @@ Status MqttSource::run_connection(runtime::SourceContext& ctx, mqtt::Connection&
   const mqtt::Version version = conn.version();
   while (true) {
     send_due_acks(conn, watcher.durable.load());
+    drain_commands(ctx, conn);
     if (ctx.stopping()) return Status::ok_status();
     Result<std::optional<mqtt::Packet>> next = conn.next(kPoll);
     if (!next.ok()) return next.status();
@@ -458,30 +461,58 @@ std::optional<uint64_t> MqttSource::route_message(runtime::SourceContext& ctx,
 void MqttSource::handle_command(runtime::SourceContext& ctx, mqtt::Connection& conn,
                                 std::string_view topic, std::string_view payload, bool truncated) {
   commands_.fetch_add(1, std::memory_order_relaxed);
-  std::string error;
-  std::string described;
+  CommandResult result{std::string(topic), {}, {}};
   if (truncated || payload.size() > runtime::kMaxControlRequestBytes) {
-    error =
+    result.error =
         fmt::format("a command of {} is over the limit of {} bytes",
                     truncated ? std::string("this size") : fmt::format("{} bytes", payload.size()),
                     runtime::kMaxControlRequestBytes);
-  } else {
-    Result<runtime::ControlRequest> request = runtime::parse_control_request(payload);
-    if (!request.ok()) {
-      error = request.status().message();
-    } else {
-      described = request->describe();
-      Result<runtime::ControlOutcome> outcome = ctx.control(*request);
-      if (!outcome.ok()) error = outcome.status().message();
-    }
+    finish_command(ctx, conn, result);
+    return;
   }
+  Result<runtime::ControlRequest> request = runtime::parse_control_request(payload);
+  if (!request.ok()) {
+    result.error = request.status().message();
+    finish_command(ctx, conn, result);
+    return;
+  }
+  result.described = request->describe();
+  const Status queued = ctx.submit_control(
+      *request, [mailbox = mailbox_, result](const Result<runtime::ControlOutcome>& outcome) {
+        CommandResult r = result;
+        if (!outcome.ok()) r.error = outcome.status().message();
+        {
+          std::lock_guard lock(mailbox->mu);
+          mailbox->results.push_back(std::move(r));
+        }
+        mailbox->wake();
+      });
+  if (!queued.ok()) {
+    result.error = queued.message();
+    finish_command(ctx, conn, result);
+  }
+}
+
+void MqttSource::drain_commands(runtime::SourceContext& ctx, mqtt::Connection& conn) {
+  std::deque<CommandResult> results;
+  {
+    std::lock_guard lock(mailbox_->mu);
+    results.swap(mailbox_->results);
+  }
+  for (const CommandResult& r : results) finish_command(ctx, conn, r);
+}
+
+void MqttSource::finish_command(runtime::SourceContext& ctx, mqtt::Connection& conn,
+                                const CommandResult& result) {
+  const std::string& error = result.error;
   if (error.empty()) {
-    spdlog::info("source '{}': command on '{}': {}: done", name(), topic, described);
+    spdlog::info("source '{}': command on '{}': {}: done", name(), result.topic,
+                 result.described);
   } else {
     const uint64_t failed = commands_failed_.fetch_add(1, std::memory_order_relaxed) + 1;
     {
       std::lock_guard lock(command_mu_);
-      last_command_error_ = fmt::format("on '{}': {}", topic, error);
+      last_command_error_ = fmt::format("on '{}': {}", result.topic, error);
     }
     ++command_failures_unlogged_;
     const int64_t now = ctx.clock().monotonic();
@@ -489,14 +520,15 @@ void MqttSource::handle_command(runtime::SourceContext& ctx, mqtt::Connection& c
       spdlog::warn(
           "source '{}': command on '{}' {}: {} ({} failed command(s) since the last line, {} in "
           "all)",
-          name(), topic, described.empty() ? "not carried out" : "'" + described + "' refused",
+          name(), result.topic,
+          result.described.empty() ? "not carried out" : "'" + result.described + "' refused",
           error, command_failures_unlogged_, failed);
       last_command_log_mono_ = now;
       command_failures_unlogged_ = 0;
     }
   }
   if (!options_.command_reply_topic.empty()) {
-    nlohmann::json reply = {{"ok", error.empty()}, {"error", error}, {"request", described}};
+    nlohmann::json reply = {{"ok", error.empty()}, {"error", error}, {"request", result.described}};
     mqtt::Publish out;
     out.topic = options_.command_reply_topic;
     const std::string text = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

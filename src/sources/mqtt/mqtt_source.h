@@ -21,9 +21,13 @@
 // stored again (at least once).
 //
 // Commands. With command_topic set the source is also a north control input: a message on that
-// filter is a control request in JSON (runtime/control.h), carried out through
-// SourceContext::control() on start()'s thread, and acknowledged (in arrival order, like data)
-// once it was carried out or refused; it is never ingested. Failures are counted (details()).
+// filter is a control request in JSON (runtime/control.h), handed to the control dispatcher
+// (SourceContext::submit_control) and carried out on the dispatcher's threads, so that a script
+// that reconfigures this source does not wait for itself; the message is acknowledged (in
+// arrival order, like data) once queued or refused, and never ingested. The outcome comes back
+// to start()'s thread through a mailbox, which counts failures (details()) and publishes the
+// reply. A command whose script restarts this source gets no reply: the connection it came on
+// is gone (the dispatcher still logs and counts it: GET /api/v1/control).
 //
 // Threads: start() runs on the runtime's thread for this source and does all the connection's
 // I/O, the parsing and the ingest there; the watcher thread only waits on the store. With
@@ -101,7 +105,7 @@ struct MqttOptions {
   KepwareUnitsOptions units_api;
   // A north control input: messages whose topic matches this filter are control requests in
   // JSON (runtime/control.h, parse_control_request), carried out through
-  // SourceContext::control() with this source as the caller, and never ingested as data (also
+  // SourceContext::submit_control() with this source as the caller, and never ingested as data (also
   // when a data filter matches them too). "": off.
   std::string command_topic;
   int command_qos = 1;
@@ -186,10 +190,21 @@ class MqttSource final : public runtime::Source {
   std::optional<uint64_t> route_message(runtime::SourceContext& ctx, mqtt::Connection& conn,
                                         std::string_view topic, std::string_view payload,
                                         bool truncated, size_t size);
-  // Parses and carries out one command message, counts and logs a failure, and publishes the
-  // reply if command_reply_topic is set. Returns once the request was carried out or refused.
+  // Parses one command message and submits it to the dispatcher; a command that cannot be
+  // parsed or submitted is finished at once.
   void handle_command(runtime::SourceContext& ctx, mqtt::Connection& conn, std::string_view topic,
                       std::string_view payload, bool truncated);
+  // The outcome of one command: counts and logs a failure, and publishes the reply if
+  // command_reply_topic is set. start()'s thread.
+  struct CommandResult {
+    std::string topic;
+    std::string described;  // the request's describe(); "" if it was not parsed
+    std::string error;      // "": done
+  };
+  void finish_command(runtime::SourceContext& ctx, mqtt::Connection& conn,
+                      const CommandResult& result);
+  // Finishes the commands whose outcome the dispatcher has posted.
+  void drain_commands(runtime::SourceContext& ctx, mqtt::Connection& conn);
   void count_parse_error(runtime::SourceContext& ctx, std::string_view format,
                          std::string_view topic, const std::string& message);
   // Ingests without waiting for durability, holding and retrying while the store refuses;
@@ -211,8 +226,16 @@ class MqttSource final : public runtime::Source {
   std::map<uint16_t, std::string> topic_aliases_;  // MQTT 5, per connection
   uint64_t max_end_seq_ = 0;
 
-  std::mutex conn_mu_;
-  mqtt::Connection* conn_ = nullptr;  // while a connection runs; guarded by conn_mu_ (for stop)
+  // The running connection (to wake it, for stop() and for a posted command outcome) and the
+  // outcomes the dispatcher's threads post. Shared with the submitted commands' callbacks,
+  // which may outlive this instance.
+  struct Mailbox {
+    std::mutex mu;
+    mqtt::Connection* conn = nullptr;   // while a connection runs; guarded by mu
+    std::deque<CommandResult> results;  // guarded by mu
+    void wake();                        // the connection's next() returns now
+  };
+  const std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
 
   mutable std::mutex units_mu_;
   std::unique_ptr<KepwareUnits> units_;  // while start() runs with units_api set; units_mu_
