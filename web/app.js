@@ -1355,7 +1355,7 @@ function describeStep(s) {
 }
 
 function describeOutcome(r) {
-  const parts = [`${r.request || 'request'}: done`];
+  const parts = [r.request ? `${r.request}: done` : 'Done'];
   if (r.steps_run !== undefined) parts.push(`${r.steps_run} step(s) run, ${r.steps_skipped} skipped`);
   for (const s of r.services || []) parts.push(`${s.service}: ${s.ok ? 'ok' : s.error}`);
   if (r.written) parts.push(`written ${r.written.map((w) => `${w.name} = ${fmtValue(w.value)}`).join(', ')}`);

@@ -7,7 +7,8 @@
 // the sink and sees the error next to that field, adds a user and a token, switches the theme;
 // builds edge control from the pages (a rule, with a field error first; a notification with a log
 // delivery and its state; the history; a script whose two steps it reorders, saves, reloads and
-// runs; an ACL created and deleted; the control page of a source without control points); and
+// runs; an ACL created and deleted; the control page of a source without control points, and of
+// a Modbus fan: a write refused for its range, a write and an operation done); and
 // fails if the page logged any console error.
 //
 // Usage: node tests/e2e/ui.test.mjs <base url> <user> <password> <screenshot dir>
@@ -350,6 +351,33 @@ try {
               'the script run among the dispatcher\'s requests');
   check((await page.locator('#control-recent tbody').textContent()).includes('two-delays'), 'the run is a recent request');
   await shot(page, 'control');
+
+  step('control page: a set point and an operation on the Modbus fan');
+  await page.selectOption('#control-source', 'fan');
+  const speedForm = page.locator('#control-points form[data-point="speed"]');
+  await speedForm.waitFor();
+  const pointNames = await page.locator('#control-points form.point').evaluateAll((fs) => fs.map((f) => f.dataset.point));
+  check(JSON.stringify(pointNames) === JSON.stringify(['on', 'speed', 'boost']), `the fan's control points, got ${pointNames}`);
+  check((await speedForm.textContent()).includes('set point, int64'), 'speed is an integer set point');
+  const answer = page.locator('#control-answer');
+  // Out of the register's range: the device is not touched and the refusal says why.
+  await speedForm.locator('input').fill('70000');
+  expectFailure(`${base}/api/v1/services/fan/control`, 400);
+  await speedForm.locator('button[type=submit]').click();
+  await until(async () => (await answer.isVisible()) && (await answer.textContent()).startsWith('Refused (400)'),
+              'the out-of-range write refused with 400');
+  check((await answer.getAttribute('class')).includes('failed'), 'a refusal is shown as failed');
+  await speedForm.locator('input').fill('1200');
+  await speedForm.locator('button[type=submit]').click();
+  await until(async () => (await answer.textContent()).includes('written speed = 1200'), 'the write of speed 1200 answered');
+  check(!(await answer.getAttribute('class')).includes('failed'), 'the write is shown as done');
+  const boost = page.locator('#control-points form[data-point="boost"]');
+  await boost.locator('textarea').fill('speed=1800');
+  await boost.locator('button[type=submit]').click();
+  await until(async () => (await answer.textContent()).includes('operation boost run on fan'), 'the operation boost answered');
+  await until(async () => (await page.locator('#control-recent tbody').textContent()).includes("operation 'boost'"),
+              'the operation is a recent request');
+  await shot(page, 'control-fan');
 
   check(consoleErrors.length === 0, `no console errors, got:\n  ${consoleErrors.join('\n  ')}`);
   step('all checks passed');

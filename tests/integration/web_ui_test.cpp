@@ -2,16 +2,21 @@
 // `sluice user add`, driven by tests/e2e/ui.test.mjs in Debian's headless Chromium through
 // playwright-core (web/node_modules, from scripts/setup). The script logs in, sees the simulator
 // RUNNING/HEALTHY, the series chart move, a session paused and unpaused, a purge confirmed, a bad
-// setting's error next to its field, and no console error. Its screenshots are kept in
+// setting's error next to its field, edge control built from its pages, a set point written
+// and an operation run on a real Modbus device (pymodbus) from the control page (read back here
+// from the device), and no console error. Its screenshots are kept in
 // <build>/test-artifacts/web_ui/ (copied there whether the test passes or fails).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <modbus/modbus.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 
+#include "fixtures/modbus_peer.h"
 #include "fixtures/sluice_process.h"
 #include "fixtures/test_support.h"
 
@@ -50,6 +55,8 @@ TEST(WebUiTest, AdminLogsInWatchesSeriesPausesPurgesAndEditsSettingsInChromium) 
            << "/node_modules (playwright-core): run scripts/setup";
   }
   TempDir tmp;
+  // The fan: coil 0 turns it on, holding register 1 is its speed; off and still at first.
+  testing::ModbusPeer fan(tmp.path(), {.image_json = R"({"hr": {"1": [0]}, "co": {"0": [false]}})"});
   std::ofstream(tmp.file("sluice.toml")) << R"([store]
 dir = "store"
 [log]
@@ -64,6 +71,27 @@ series = 3
 asset = "line1"
 shape = "sine"
 period = "20s"
+[[sources]]
+name = "fan"
+type = "modbus"
+[[sources.devices]]
+name = "fan-drive"
+asset = "Fan"
+host = "127.0.0.1"
+port = )" + std::to_string(fan.port()) + R"(
+unit_id = 1
+interval = "200ms"
+items = [
+  { name = "speed", holding_register = 1, type = "uint16" },
+  { name = "on", coil = 0 },
+]
+values = [
+  { name = "on", coil = 0 },
+  { name = "speed", register = 1, type = "uint16" },
+]
+operations = [
+  { name = "boost", writes = [{ name = "speed", value = 1500 }, { name = "on", value = true }] },
+]
 [[sinks]]
 name = "lake"
 type = "files"
@@ -109,6 +137,18 @@ level = "info"
   EXPECT_FALSE(ec) << "copying the screenshots to " << artifacts << ": " << ec.message();
 
   EXPECT_EQ(ui.exit_code, 0) << ui.output << "\n--- sluice log ---\n" << sluice.log();
+  // What the control page did is on the device: the operation "boost" with speed=1800 ran last.
+  modbus_t* device = modbus_new_tcp("127.0.0.1", fan.port());
+  ASSERT_NE(device, nullptr);
+  ASSERT_EQ(modbus_connect(device), 0) << modbus_strerror(errno);
+  uint16_t speed = 0;
+  uint8_t on = 0;
+  EXPECT_EQ(modbus_read_registers(device, 1, 1, &speed), 1);
+  EXPECT_EQ(modbus_read_bits(device, 0, 1, &on), 1);
+  modbus_close(device);
+  modbus_free(device);
+  EXPECT_EQ(speed, 1800);
+  EXPECT_EQ(on, 1);
   EXPECT_THAT(ui.output, ::testing::HasSubstr("all checks passed"));
   std::cout << ui.output;  // the steps and their times, and any SKIPPED check
   EXPECT_EQ(sluice.terminate(), 0) << sluice.log();
