@@ -10,6 +10,7 @@
 #include "api/bodies.h"
 #include "api/control_api.h"
 #include "api/edge_api.h"
+#include "api/platform_api.h"
 #include "api/openapi.h"
 #include "api/query_params.h"
 #include "api/series_api.h"
@@ -88,6 +89,10 @@ Api::Api(runtime::Runtime& runtime, ApiOptions options) : runtime_(runtime), opt
   register_write_routes(router_, runtime_);
   register_control_routes(router_, runtime_, options_.control);
   register_edge_routes(router_, options_.control);
+  if (options_.platform != nullptr) {
+    register_platform_routes(router_, *options_.platform);
+    register_platform_adapter_routes(router_, runtime_, *options_.platform);
+  }
   register_static_routes(router_, default_web_dir());  // the web UI at /, after every route
 }
 
@@ -141,6 +146,7 @@ HttpResponse Api::handle(const HttpRequest& request) const {
     HttpRequest anonymous = request;
     anonymous.headers.erase("x-sluice-user");
     anonymous.headers.erase("x-sluice-role");
+    anonymous.headers.erase("x-sluice-org");
     return m.route->handler(anonymous, m.params);
   }
   const std::string token = request_token(request);
@@ -174,6 +180,7 @@ HttpResponse Api::handle(const HttpRequest& request) const {
   HttpRequest with_user = request;
   with_user.headers["x-sluice-user"] = who->user;  // for handlers that act on the caller
   with_user.headers["x-sluice-role"] = auth::role_name(who->role);
+  with_user.headers["x-sluice-org"] = who->org;  // the organization the caller acts within
   HttpResponse response = m.route->handler(with_user, m.params);
   if (changes) {
     entry.outcome = response.status < 400 ? auth::AuditOutcome::kOk : auth::AuditOutcome::kFailed;

@@ -12,6 +12,7 @@
 #include "api/router.h"
 #include "auth/auth.h"
 #include "control/control_plane.h"
+#include "platform/registry.h"
 #include "runtime/runtime.h"
 
 namespace sluice::api {
@@ -25,6 +26,8 @@ struct ApiOptions {
   // Edge control (rules, notifications, scripts, ACLs, the dispatcher); null: its routes answer
   // 503 and control requests go to the sources directly.
   control::ControlPlane* control = nullptr;
+  // The device registry (organizations, things, channels); null: no platform routes.
+  platform::Registry* platform = nullptr;
 };
 
 class Api {

@@ -163,6 +163,7 @@ int control_http_status(Code code) {
     case Code::kAborted: return 503;
     case Code::kTimeout: return 504;
     case Code::kPermissionDenied: return 403;
+    case Code::kUnauthenticated: return 401;
     case Code::kResourceExhausted: return 429;
     default: return 502;
   }

@@ -49,12 +49,21 @@ Router::Match Router::match(const HttpRequest& request) const {
   std::string allowed;
   Match m;
   for (const Route& r : routes_) {
-    if (r.segments.size() != parts.size()) continue;
+    // A last segment "{name...}" takes one or more segments, joined by '/'.
+    const bool rest = !r.segments.empty() && r.segments.back().ends_with("...}");
+    if (rest ? parts.size() < r.segments.size() : r.segments.size() != parts.size()) continue;
     PathParams params;
     bool found = true;
-    for (size_t i = 0; i < parts.size() && found; ++i) {
+    for (size_t i = 0; i < r.segments.size() && found; ++i) {
       const std::string& seg = r.segments[i];
-      if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+      if (rest && i + 1 == r.segments.size()) {
+        std::string joined;
+        for (size_t j = i; j < parts.size(); ++j) {
+          if (j > i) joined.push_back('/');
+          joined.append(parts[j]);
+        }
+        params[seg.substr(1, seg.size() - 5)] = std::move(joined);
+      } else if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
         params[seg.substr(1, seg.size() - 2)] = std::string(parts[i]);
       } else if (seg != parts[i]) {
         found = false;

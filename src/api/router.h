@@ -35,7 +35,8 @@ class Router {
     HttpResponse error;
   };
 
-  // `pattern` segments in braces match one path segment and are passed by name. The action
+  // `pattern` segments in braces match one path segment and are passed by name; a last
+  // segment "{name...}" matches one or more segments, passed joined by '/'. The action
   // defaults by method: GET reads (viewer); anything else acts on services or sessions
   // (operator). Admin routes say so.
   void add(std::string method, std::string pattern, RouteHandler handler);

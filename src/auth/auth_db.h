@@ -67,6 +67,11 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
   bool ok() const { return rc_ == SQLITE_OK; }
   int step() { return sqlite3_step(stmt_); }
+  // Ready to step again with new bindings.
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   // An empty view binds '' (never NULL, which a null data() pointer would give).
   void bind(int i, std::string_view s) {
     sqlite3_bind_text(stmt_, i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),

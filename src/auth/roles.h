@@ -4,7 +4,8 @@
 //
 //   viewer    reads: status, series, services, sessions, the audit log.
 //   operator  also acts on services and sessions: pause/resume, enable/disable, purge, manual
-//             upload; and writes set points and runs operations on equipment.
+//             upload; writes set points and runs operations on equipment; provisions things
+//             and channels of their organization.
 //   admin     also manages users, API tokens and the configuration.
 #pragma once
 
@@ -31,6 +32,7 @@ enum class Action {
   kControlService,  // pause, resume, enable, disable a source or sink
   kControlEquipment,  // write set points and run operations on the equipment behind a source
   kManageSession,   // purge, manual upload of a files-sink session
+  kManageDevices,   // provision things and channels, connect them, rotate keys
   kManageUsers,     // create, change, remove users
   kManageTokens,    // create or revoke API tokens of any user
   kChangeConfig,    // add, change or remove services; settings
@@ -41,7 +43,8 @@ constexpr Role required_role(Action action) {
     case Action::kRead: return Role::kViewer;
     case Action::kControlService:
     case Action::kControlEquipment:
-    case Action::kManageSession: return Role::kOperator;
+    case Action::kManageSession:
+    case Action::kManageDevices: return Role::kOperator;
     case Action::kManageUsers:
     case Action::kManageTokens:
     case Action::kChangeConfig: return Role::kAdmin;

@@ -65,6 +65,8 @@ struct Principal {
   Role role = Role::kViewer;
   int64_t token_id = 0;
   TokenKind kind = TokenKind::kApi;
+  // The organization the user belongs to (platform/registry.h); "platform" sees all.
+  std::string org = "platform";
 };
 
 struct TokenOptions {

@@ -6,6 +6,7 @@
 #include "formats/registry.h"
 #include "link/forward_sink.h"
 #include "link/receiver.h"
+#include "platform/platform_source.h"
 #include "sinks/files/files_sink.h"
 #include "sources/modbus/modbus_source.h"
 #include "sources/mqtt/mqtt_source.h"
@@ -24,6 +25,7 @@ const runtime::SourceTypes& builtin_source_types() {
     link::register_receiver(t);
     sources::register_modbus(t);
     sources::register_opcua(t);
+    platform::register_platform_source(t);
     t.add_sink(sinks::files::files_sink_type());
     t.add_sink(link::forward_sink_type());
     control::register_documents(t);

@@ -26,6 +26,7 @@
 #include "cli/auth_commands.h"
 #include "cli/builtin_sources.h"
 #include "control/control_plane.h"
+#include "platform/registry.h"
 #include "io/env.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
@@ -109,6 +110,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   }
   (*control_plane)->start();
   std::unique_ptr<auth::Auth> auth;
+  std::unique_ptr<platform::Registry> platform_registry;  // outlives the routes below
   std::unique_ptr<api::Api> api_routes;
   std::unique_ptr<api::HttpServer> server;
   const bool has_link =
@@ -142,10 +144,20 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
                    "admin).\n\n"
                 << std::flush;
     }
+    // The device registry (organizations, things, channels) beside the users.
+    Result<std::unique_ptr<platform::Registry>> registry =
+        platform::Registry::open(join_path(config->store.dir, "state.db"), SystemClock::instance());
+    if (!registry.ok()) {
+      spdlog::critical("device registry: {}", registry.status().message());
+      (void)(*rt)->stop();
+      return kExitFailed;
+    }
+    platform_registry = std::move(registry).value();
     api_routes = std::make_unique<api::Api>(
         **rt, api::ApiOptions{.auth = auth.get(),
                               .metrics_public = config->api.metrics_public,
-                              .control = control_plane->get()});
+                              .control = control_plane->get(),
+                              .platform = platform_registry.get()});
     api::HttpServerOptions o;
     o.address = config->api.address;
     o.port = config->api.port;

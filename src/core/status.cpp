@@ -18,6 +18,7 @@ std::string_view code_name(Code code) {
     case Code::kFailedPrecondition: return "FAILED_PRECONDITION";
     case Code::kAborted: return "ABORTED";
     case Code::kPermissionDenied: return "PERMISSION_DENIED";
+    case Code::kUnauthenticated: return "UNAUTHENTICATED";
     case Code::kInternal: return "INTERNAL";
   }
   return "UNKNOWN";

@@ -25,6 +25,7 @@ enum class Code : int {
   kFailedPrecondition,  // the object is not in a state that allows the call
   kAborted,             // the operation was cancelled (shutdown)
   kPermissionDenied,    // the caller may not do this (an ACL, a role)
+  kUnauthenticated,     // the caller did not prove who it is (a missing or wrong key)
   kInternal,            // a bug: an invariant did not hold
 };
 

@@ -822,6 +822,15 @@ std::optional<std::string> Runtime::source_of_asset(std::string_view asset) cons
   return service;
 }
 
+std::vector<std::string> Runtime::sources_of_type(std::string_view type) const {
+  std::shared_lock lock(services_mu_);
+  std::vector<std::string> names;
+  for (const auto& slot : slots_) {
+    if (slot->config().type == type) names.push_back(slot->name());
+  }
+  return names;
+}
+
 std::vector<std::string> Runtime::source_names() const {
   std::vector<std::string> names;
   names.reserve(slots_.size());

@@ -232,6 +232,8 @@ class Runtime {
   // kNotFound: no such source; kUnavailable: it has no instance now (failed, disabled).
   Status with_source(std::string_view name,
                      const std::function<Status(Source&, SourceContext&)>& f);
+  // The names of the sources of this type, in config order (cheap: no status is built).
+  std::vector<std::string> sources_of_type(std::string_view type) const;
 
   store::Store& store() { return *store_; }
   SeriesRegistry& series() { return *series_; }
