@@ -10,14 +10,14 @@
 #include "api/bodies.h"
 #include "api/control_api.h"
 #include "api/edge_api.h"
-#include "api/platform_api.h"
 #include "api/openapi.h"
+#include "api/platform_api.h"
 #include "api/query_params.h"
 #include "api/series_api.h"
-#include "api/write_api.h"
 #include "api/services_api.h"
 #include "api/sessions_api.h"
 #include "api/static_files.h"
+#include "api/write_api.h"
 
 namespace sluice::api {
 namespace {
@@ -56,8 +56,8 @@ std::string label(std::string_view v) {
 void append_histogram(std::string& out, std::string_view name,
                       const LatencyHistogram::Snapshot& h) {
   for (size_t i = 0; i < LatencyHistogram::kBoundsNs.size(); ++i) {
-    out += fmt::format("{}_bucket{{le=\"{:g}\"}} {}\n", name,
-                       LatencyHistogram::kBoundsNs[i] / 1e9, h.cumulative[i]);
+    out += fmt::format("{}_bucket{{le=\"{:g}\"}} {}\n", name, LatencyHistogram::kBoundsNs[i] / 1e9,
+                       h.cumulative[i]);
   }
   out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, h.count);
   out += fmt::format("{}_sum {:.9f}\n{}_count {}\n", name, h.sum_ns / 1e9, name, h.count);
@@ -155,7 +155,7 @@ HttpResponse Api::handle(const HttpRequest& request) const {
         "log in first: POST /api/v1/login with {\"user\", \"password\"}, then send the token "
         "as \"Authorization: Bearer <token>\"; scripts use an API token the same way");
   }
-  Result<auth::Principal> who = options_.auth->tokens().authenticate(token);
+  Result<auth::Principal> who = authenticate(token);
   if (!who.ok()) {
     if (who.status().code() == Code::kIoError || who.status().code() == Code::kInternal) {
       return error_response(500, who.status().message());
@@ -176,6 +176,18 @@ HttpResponse Api::handle(const HttpRequest& request) const {
     }
     return error_response(403, fmt::format("user '{}' is {}; this needs the {} role", who->user,
                                            auth::role_name(who->role), auth::role_name(need)));
+  }
+  const auth::Action action = *m.route->action;
+  if (who->org != auth::kPlatformOrgId &&
+      (action == auth::Action::kManageUsers || action == auth::Action::kManageTokens ||
+       action == auth::Action::kChangeConfig)) {
+    if (changes) {
+      entry.outcome = auth::AuditOutcome::kDenied;
+      (void)options_.auth->audit().record(entry);
+    }
+    return error_response(403, fmt::format("user '{}' belongs to organization '{}'; only the "
+                                           "platform organization's admins do this",
+                                           who->user, who->org));
   }
   HttpRequest with_user = request;
   with_user.headers["x-sluice-user"] = who->user;  // for handlers that act on the caller
@@ -308,13 +320,14 @@ WebSocketOpen Api::open_websocket(const HttpRequest& request) const {
       if (auto it = request.query.find("token"); it != request.query.end()) token = it->second;
     }
     if (token.empty()) return {nullptr, unauthorized("log in first (token or cookie)")};
-    Result<auth::Principal> who = options_.auth->tokens().authenticate(token);
+    Result<auth::Principal> who = authenticate(token);
     if (!who.ok()) return {nullptr, unauthorized(who.status().message())};
   }
   auto it = request.query.find("series");
   if (it == request.query.end() || it->second.empty()) {
-    return {nullptr, error_response(400, "'series' is required: a comma-separated list of series "
-                                         "names",
+    return {nullptr, error_response(400,
+                                    "'series' is required: a comma-separated list of series "
+                                    "names",
                                     "series")};
   }
   std::vector<std::string> series;
@@ -324,9 +337,9 @@ WebSocketOpen Api::open_websocket(const HttpRequest& request) const {
     pos = comma + 1;
   }
   if (series.empty() || series.size() > kMaxLiveSeries) {
-    return {nullptr, error_response(400,
-                                    fmt::format("'series' must name 1 to {} series", kMaxLiveSeries),
-                                    "series")};
+    return {nullptr,
+            error_response(400, fmt::format("'series' must name 1 to {} series", kMaxLiveSeries),
+                           "series")};
   }
   return {std::make_shared<LiveFeed>(runtime_, series), {}};
 }
@@ -435,11 +448,29 @@ HttpResponse Api::logout(const HttpRequest& request) const {
   return r;
 }
 
+Result<auth::Principal> Api::authenticate(const std::string& token) const {
+  if (options_.oidc == nullptr || auth::looks_like_token(token)) {
+    return options_.auth->tokens().authenticate(token);
+  }
+  Result<auth::OidcIdentity> id = options_.oidc->verify(token);
+  if (!id.ok()) {
+    // Every refusal is a 401 (the code tells the log what kind); never a 500.
+    return Status(Code::kUnauthenticated, "single sign-on: " + id.status().message());
+  }
+  auth::Principal p;
+  p.user = id->name;
+  p.role = id->role;
+  p.org = id->org;
+  p.kind = auth::TokenKind::kSession;
+  return p;
+}
+
 HttpResponse Api::me(const HttpRequest& request) const {
-  Result<auth::Principal> who = options_.auth->tokens().authenticate(request_token(request));
+  Result<auth::Principal> who = authenticate(request_token(request));
   if (!who.ok()) return unauthorized(who.status().message());
   return json_response(200, dump({{"user", who->user},
                                   {"role", auth::role_name(who->role)},
+                                  {"org", who->org},
                                   {"token_kind", auth::token_kind_name(who->kind)}}));
 }
 
@@ -450,6 +481,7 @@ HttpResponse Api::users() const {
   for (const auth::User& u : *list) {
     out.push_back({{"name", u.name},
                    {"role", auth::role_name(u.role)},
+                   {"org", u.org},
                    {"enabled", u.enabled},
                    {"created", iso_time(u.created_ns)}});
   }
@@ -462,9 +494,14 @@ HttpResponse Api::add_user(const HttpRequest& request) const {
   if (!parse_new_user_body(request.body, &body, &bad)) {
     return error_response(400, bad.message, bad.field);
   }
-  Result<auth::User> user = options_.auth->users().create(body.name, body.password, body.role);
+  if (options_.platform != nullptr && !options_.platform->org_exists(body.org)) {
+    return error_response(404, fmt::format("no organization with id '{}'", body.org), "org");
+  }
+  Result<auth::User> user =
+      options_.auth->users().create(body.name, body.password, body.role, body.org);
   if (!user.ok()) return error_response(auth_status(user.status()), user.status().message());
-  return json_response(201, dump({{"name", user->name}, {"role", auth::role_name(user->role)}}));
+  return json_response(
+      201, dump({{"name", user->name}, {"role", auth::role_name(user->role)}, {"org", user->org}}));
 }
 
 HttpResponse Api::remove_user(const std::string& name) const {

@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/router.h"
 #include "auth/auth.h"
+#include "auth/oidc.h"
 #include "control/control_plane.h"
 #include "platform/registry.h"
 #include "runtime/runtime.h"
@@ -28,6 +29,8 @@ struct ApiOptions {
   control::ControlPlane* control = nullptr;
   // The device registry (organizations, things, channels); null: no platform routes.
   platform::Registry* platform = nullptr;
+  // Single sign-on: bearer JWTs of an OpenID Connect issuer ([api.oidc]); null: off.
+  auth::OidcVerifier* oidc = nullptr;
 };
 
 class Api {
@@ -52,6 +55,9 @@ class Api {
   const Router& router() const { return router_; }
 
  private:
+  // Who the token is: a Sluice session or API token, or (with OIDC on) a JWT of the issuer,
+  // whose claims give the name, organization and role.
+  Result<auth::Principal> authenticate(const std::string& token) const;
   HttpResponse upload(const std::string& name) const;
   HttpResponse metrics() const;
   HttpResponse ready() const;

@@ -54,6 +54,12 @@ bool parse_new_user_body(std::string_view body, NewUserBody* out, ParamError* er
   const std::optional<auth::Role> parsed = auth::parse_role(role);
   if (!parsed) return refuse(error, "role", "'role' must be admin, operator or viewer");
   out->role = *parsed;
+  if (const auto it = j.find("org"); it != j.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return refuse(error, "org", "'org' must be an organization's id");
+    }
+    out->org = it->get<std::string>();
+  }
   return true;
 }
 

@@ -35,6 +35,7 @@ struct NewUserBody {
   std::string name;
   std::string password;
   auth::Role role = auth::Role::kViewer;
+  std::string org = "platform";  // optional "org": the organization's id
 };
 
 // POST /api/v1/tokens: {"user": "...", "name": "...", "expires_in_days": 1..3650 (optional)}.

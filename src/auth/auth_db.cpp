@@ -54,6 +54,19 @@ Result<std::unique_ptr<AuthDb>> AuthDb::open(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(out->exec("PRAGMA journal_mode=WAL"));
   SLUICE_RETURN_IF_ERROR(out->exec("PRAGMA synchronous=FULL"));
   SLUICE_RETURN_IF_ERROR(out->exec(kSchema).with_context(path));
+  // Version 2: every user belongs to an organization (platform/registry.h); the users of a
+  // version 1 database belong to the platform's own, which sees all.
+  bool has_org = false;
+  {
+    Stmt info(db, "SELECT 1 FROM pragma_table_info('auth_users') WHERE name = 'org'");
+    if (!info.ok()) return out->error("state database: auth schema");
+    has_org = info.step() == SQLITE_ROW;
+  }
+  if (!has_org) {
+    SLUICE_RETURN_IF_ERROR(
+        out->exec("ALTER TABLE auth_users ADD COLUMN org TEXT NOT NULL DEFAULT 'platform'")
+            .with_context(path));
+  }
   Stmt s(db, "INSERT OR REPLACE INTO auth_meta(key, value) VALUES('schema_version', ?)");
   if (!s.ok()) return out->error("state database: auth schema");
   s.bind(1, std::to_string(kSchemaVersion));

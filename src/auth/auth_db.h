@@ -6,12 +6,12 @@
 // because the runtime's tables stay untouched. Same settings as StateDb: WAL, synchronous=FULL,
 // so a created user or a revoked token is on disk when the call returns.
 //
-// Schema (version 1, in table auth_meta, key 'schema_version'; only ever extended with new
+// Schema (version 2, in table auth_meta, key 'schema_version'; only ever extended with new
 // tables or columns, like state.db's own schema):
 //
 //   auth_users(id INTEGER PRIMARY KEY, name TEXT UNIQUE COLLATE NOCASE, role TEXT,
 //              password_hash TEXT (argon2id PHC string), enabled INTEGER,
-//              created_ns, updated_ns)
+//              created_ns, updated_ns, org TEXT (version 2; default 'platform'))
 //   auth_tokens(id INTEGER PRIMARY KEY, user_id -> auth_users.id, kind 'session'|'api',
 //               name TEXT, token_hash BLOB UNIQUE (SHA-256 of the token text),
 //               created_ns, expires_ns (0: never), last_used_ns (0: never), revoked_ns (0: not))

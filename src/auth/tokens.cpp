@@ -107,7 +107,7 @@ Result<Principal> TokenStore::authenticate(std::string_view token) {
   {
     Stmt s(db_.handle(),
            "SELECT t.id, t.token_hash, t.kind, t.expires_ns, t.revoked_ns, t.last_used_ns,"
-           "       u.id, u.name, u.role, u.enabled "
+           "       u.id, u.name, u.role, u.enabled, u.org "
            "FROM auth_tokens t JOIN auth_users u ON u.id = t.user_id WHERE t.token_hash = ?1");
     if (!s.ok()) return db_.error("state database: authenticate");
     s.bind_blob(1, digest);
@@ -124,6 +124,7 @@ Result<Principal> TokenStore::authenticate(std::string_view token) {
     p.user = s.text(7);
     p.role = parse_role(s.text(8)).value_or(Role::kViewer);
     const bool enabled = s.integer(9) != 0;
+    p.org = s.text(10);
     const std::string what = std::string(p.kind == TokenKind::kSession ? "session " : "token ") +
                              std::to_string(p.token_id);
     if (revoked != 0) {

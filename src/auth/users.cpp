@@ -4,7 +4,7 @@
 namespace sluice::auth {
 namespace {
 
-constexpr const char* kUserColumns = "id, name, role, enabled, created_ns, updated_ns";
+constexpr const char* kUserColumns = "id, name, role, enabled, created_ns, updated_ns, org";
 
 User row_to_user(Stmt& s) {
   User u;
@@ -14,6 +14,7 @@ User row_to_user(Stmt& s) {
   u.enabled = s.integer(3) != 0;
   u.created_ns = s.integer(4);
   u.updated_ns = s.integer(5);
+  u.org = s.text(6);
   return u;
 }
 
@@ -83,8 +84,12 @@ Status UserStore::insert_locked(std::string_view name, const std::string& hash, 
   return Status::ok_status();
 }
 
-Result<User> UserStore::create(std::string_view name, std::string_view password, Role role) {
+Result<User> UserStore::create(std::string_view name, std::string_view password, Role role,
+                               std::string_view org) {
   SLUICE_RETURN_IF_ERROR(check_user_name(name));
+  if (org.empty() || org.size() > 64) {
+    return invalid_argument("the organization id must be 1 to 64 characters");
+  }
   SLUICE_RETURN_IF_ERROR(check_password_policy(password));
   // Hashing takes a while and 64 MiB: done before taking the lock.
   SLUICE_ASSIGN_OR_RETURN(std::string hash, hash_password(password, params_));
@@ -93,8 +98,37 @@ Result<User> UserStore::create(std::string_view name, std::string_view password,
   SLUICE_RETURN_IF_ERROR(tx.begun());
   User user;
   SLUICE_RETURN_IF_ERROR(insert_locked(name, hash, role, &user));
+  if (org != kPlatformOrgId) {
+    Stmt s(db_.handle(), "UPDATE auth_users SET org = ?1 WHERE id = ?2");
+    if (!s.ok()) return db_.error("state database: create user");
+    s.bind(1, org);
+    s.bind(2, user.id);
+    if (s.step() != SQLITE_DONE) return db_.error("state database: create user");
+    user.org = std::string(org);
+  }
   SLUICE_RETURN_IF_ERROR(tx.commit());
   return user;
+}
+
+Status UserStore::set_org(std::string_view name, std::string_view org) {
+  if (org.empty() || org.size() > 64) {
+    return invalid_argument("the organization id must be 1 to 64 characters");
+  }
+  std::lock_guard lock(db_.mu());
+  Transaction tx(db_);
+  SLUICE_RETURN_IF_ERROR(tx.begun());
+  SLUICE_ASSIGN_OR_RETURN(std::optional<User> user, find_locked(name));
+  if (!user) return no_such_user(name);
+  if (user->org == org) return Status::ok_status();
+  SLUICE_RETURN_IF_ERROR(
+      check_not_last_admin(*user, "move to organization '" + std::string(org) + "'"));
+  Stmt s(db_.handle(), "UPDATE auth_users SET org = ?1, updated_ns = ?2 WHERE id = ?3");
+  if (!s.ok()) return db_.error("state database: set organization");
+  s.bind(1, org);
+  s.bind(2, clock_.now());
+  s.bind(3, user->id);
+  if (s.step() != SQLITE_DONE) return db_.error("state database: set organization");
+  return tx.commit();
 }
 
 Status UserStore::set_password(std::string_view name, std::string_view password) {
@@ -127,9 +161,13 @@ Status UserStore::set_password(std::string_view name, std::string_view password)
 }
 
 Status UserStore::check_not_last_admin(const User& user, std::string_view change) {
-  if (user.role != Role::kAdmin || !user.enabled) return Status::ok_status();
+  // Only the platform organization's admins manage users of every organization.
+  if (user.role != Role::kAdmin || !user.enabled || user.org != kPlatformOrgId) {
+    return Status::ok_status();
+  }
   Stmt s(db_.handle(),
-         "SELECT COUNT(*) FROM auth_users WHERE role = 'admin' AND enabled = 1 AND id <> ?1");
+         "SELECT COUNT(*) FROM auth_users WHERE role = 'admin' AND enabled = 1 "
+         "AND org = 'platform' AND id <> ?1");
   if (!s.ok()) return db_.error("state database: count admins");
   s.bind(1, user.id);
   if (s.step() != SQLITE_ROW) return db_.error("state database: count admins");
@@ -245,7 +283,7 @@ Result<User> UserStore::verify_password(std::string_view name, std::string_view 
     const int rc = s.step();
     if (rc == SQLITE_ROW) {
       user = row_to_user(s);
-      hash = s.text(6);
+      hash = s.text(7);  // after the user columns
     } else if (rc != SQLITE_DONE) {
       return db_.error("state database: read user");
     }

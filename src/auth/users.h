@@ -34,6 +34,7 @@ struct User {
   int64_t id = 0;
   std::string name;
   Role role = Role::kViewer;
+  std::string org = "platform";  // the organization (platform/registry.h) the user belongs to
   bool enabled = true;
   int64_t created_ns = 0;
   int64_t updated_ns = 0;
@@ -43,6 +44,10 @@ constexpr size_t kMaxUserNameLength = 64;
 // Ok, or an InvalidArgument that names the rule the name breaks.
 Status check_user_name(std::string_view name);
 
+// The id of the platform's own organization (platform::kPlatformOrg), whose members see every
+// organization and whose admins manage every user.
+constexpr std::string_view kPlatformOrgId = "platform";
+
 // The name of the user that ensure_first_admin() creates.
 constexpr std::string_view kFirstAdminName = "admin";
 
@@ -51,7 +56,10 @@ class UserStore {
   UserStore(AuthDb& db, Clock& clock, PasswordParams params = {});
 
   // AlreadyExists if the name is taken; InvalidArgument for a bad name or password.
-  Result<User> create(std::string_view name, std::string_view password, Role role);
+  // `org`: the organization's id (the caller checks that it exists).
+  Result<User> create(std::string_view name, std::string_view password, Role role,
+                      std::string_view org = "platform");
+  Status set_org(std::string_view name, std::string_view org);
   // NotFound if there is no such user. Ends the user's login sessions.
   Status set_password(std::string_view name, std::string_view password);
   Status set_role(std::string_view name, Role role);

@@ -18,6 +18,7 @@
 #include "auth/auth.h"
 #include "cli/builtin_sources.h"
 #include "io/env.h"
+#include "platform/registry.h"
 #include "runtime/config.h"
 #include "runtime/units.h"
 
@@ -89,6 +90,8 @@ AuthCommands::AuthCommands(CLI::App& app) {
   user_add_->add_option("name", name_, "1-64 of A-Z a-z 0-9 _ . - @")->required();
   user_add_->add_option("--role", role_, "admin, operator or viewer (default viewer)")
       ->check(CLI::IsMember({"admin", "operator", "viewer"}));
+  user_add_->add_option("--org", org_,
+                        "The organization's id (default platform: it sees all organizations)");
   user_add_->add_flag("--password-stdin", password_stdin_,
                       "Read the password from stdin without a prompt (one line)");
   db_options(user_add_);
@@ -166,11 +169,18 @@ std::optional<int> AuthCommands::run() {
     }
     if (add) {
       const auth::Role role = auth::parse_role(role_).value_or(auth::Role::kViewer);
-      Result<auth::User> user = a.users().create(name_, *password, role);
-      audit(a, "user.create", name_, {{"role", role_}}, user.status());
+      Result<std::unique_ptr<platform::Registry>> registry =
+          platform::Registry::open(path, SystemClock::instance());
+      if (!registry.ok()) return fail("user add", registry.status());
+      if (!(*registry)->org_exists(org_)) {
+        return fail("user add", not_found("no organization with id '" + org_ +
+                                          "' (create it first: POST /api/v1/orgs)"));
+      }
+      Result<auth::User> user = a.users().create(name_, *password, role, org_);
+      audit(a, "user.create", name_, {{"role", role_}, {"org", org_}}, user.status());
       if (!user.ok()) return fail("user add", user.status());
       std::cout << "user '" << user->name << "' created with role " << auth::role_name(role)
-                << "\n";
+                << " in organization '" << user->org << "'\n";
       return kExitOk;
     }
     Status st = a.users().set_password(name_, *password);
@@ -182,10 +192,10 @@ std::optional<int> AuthCommands::run() {
   if (*user_list_) {
     Result<std::vector<auth::User>> users = a.users().list();
     if (!users.ok()) return fail("user list", users.status());
-    std::cout << "NAME                 ROLE      STATE     CREATED\n";
+    std::cout << "NAME                 ROLE      ORG          STATE     CREATED\n";
     for (const auth::User& u : *users) {
       std::cout << std::left << std::setw(20) << u.name << " " << std::setw(9)
-                << auth::role_name(u.role) << " " << std::setw(9)
+                << auth::role_name(u.role) << " " << std::setw(12) << u.org << " " << std::setw(9)
                 << (u.enabled ? "enabled" : "disabled") << " "
                 << auth::format_time_utc(u.created_ns) << "\n";
     }

@@ -31,6 +31,7 @@ class AuthCommands {
   std::string config_path_;  // --config: state.db in its store directory
   std::string name_;
   std::string role_ = "viewer";
+  std::string org_ = "platform";
   std::string token_user_;
   std::string expires_;
   int64_t token_id_ = 0;

@@ -26,8 +26,8 @@
 #include "cli/auth_commands.h"
 #include "cli/builtin_sources.h"
 #include "control/control_plane.h"
-#include "platform/registry.h"
 #include "io/env.h"
+#include "platform/registry.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
 #include "sluice/version.h"
@@ -111,6 +111,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   (*control_plane)->start();
   std::unique_ptr<auth::Auth> auth;
   std::unique_ptr<platform::Registry> platform_registry;  // outlives the routes below
+  std::unique_ptr<auth::OidcVerifier> oidc;
   std::unique_ptr<api::Api> api_routes;
   std::unique_ptr<api::HttpServer> server;
   const bool has_link =
@@ -153,11 +154,23 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
       return kExitFailed;
     }
     platform_registry = std::move(registry).value();
+    if (config->api.oidc) {
+      Result<std::unique_ptr<auth::OidcVerifier>> verifier =
+          auth::OidcVerifier::make(*config->api.oidc, SystemClock::instance());
+      if (!verifier.ok()) {
+        spdlog::critical("[api.oidc]: {}", verifier.status().message());
+        (void)(*rt)->stop();
+        return kExitFailed;
+      }
+      oidc = std::move(verifier).value();
+      spdlog::info("single sign-on: bearer JWTs of {} are accepted", config->api.oidc->issuer);
+    }
     api_routes = std::make_unique<api::Api>(
         **rt, api::ApiOptions{.auth = auth.get(),
                               .metrics_public = config->api.metrics_public,
                               .control = control_plane->get(),
-                              .platform = platform_registry.get()});
+                              .platform = platform_registry.get(),
+                              .oidc = oidc.get()});
     api::HttpServerOptions o;
     o.address = config->api.address;
     o.port = config->api.port;

@@ -45,13 +45,14 @@
 #include <vector>
 
 #include "auth/auth_db.h"
+#include "auth/users.h"
 #include "core/clock.h"
 #include "core/status.h"
 
 namespace sluice::platform {
 
 // The platform's own organization: always there; its members see every organization.
-inline constexpr std::string_view kPlatformOrg = "platform";
+inline constexpr std::string_view kPlatformOrg = auth::kPlatformOrgId;
 
 // Limits on what callers give.
 inline constexpr size_t kMaxNameLength = 128;

@@ -810,6 +810,11 @@ Result<Config> parse_config(std::string_view text, std::string_view file_name,
     if (const toml::table* api = root.table("api")) {
       TomlTable t(*api, "api", errors);
       parse_api(t, base_dir_of(file_name), &config.api);
+      if (const toml::table* oidc = t.table("oidc")) {
+        TomlTable o(*oidc, "api.oidc", errors);
+        config.api.oidc = auth::read_oidc_options(o);
+        o.report_unknown_keys();
+      }
       t.report_unknown_keys();
     }
     if (const toml::table* control = root.table("control")) {

@@ -8,10 +8,12 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "auth/oidc.h"
 #include "core/status.h"
 #include "ingest/filter.h"
 #include "runtime/source_types.h"
@@ -46,6 +48,8 @@ struct ApiConfig {
   std::string key_file;
   uint64_t max_body_bytes = 1u << 20;
   bool metrics_public = true;  // /metrics without a token (Prometheus scrapes)
+  // [api.oidc]: accept bearer JWTs from an OpenID Connect issuer (auth/oidc.h); none: off.
+  std::optional<auth::OidcOptions> oidc;
 };
 
 // Edge control's threads and queues ([control]); rules, notifications, scripts and ACLs are

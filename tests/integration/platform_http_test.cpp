@@ -229,5 +229,48 @@ TEST_F(PlatformHttpTest, OrganizationsAreCreatedOnlyByPlatformAdmins) {
   EXPECT_EQ(parse(call("GET", "/api/v1/things?org=acme", "", viewer_))["total"], 1);
 }
 
+TEST_F(PlatformHttpTest, AMemberOfAnOrganizationSeesAndChangesOnlyItsOwn) {
+  ASSERT_EQ(call("POST", "/api/v1/orgs", R"({"name": "acme", "id": "acme"})", admin_).status, 201);
+  // A user of acme, made through the API by a platform admin.
+  const auto made = call("POST", "/api/v1/users",
+                         R"({"name": "amy", "password": "a password of some length",
+                             "role": "admin", "org": "acme"})",
+                         admin_);
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(parse(made)["org"], "acme");
+  EXPECT_EQ(call("POST", "/api/v1/users",
+                 R"({"name": "bob", "password": "a password of some length", "role": "viewer",
+                     "org": "nope"})",
+                 admin_)
+                .status,
+            404);
+  auto t = harness_.auth()->tokens().create("amy", auth::TokenKind::kApi, "test", 0);
+  ASSERT_TRUE(t.ok());
+  const std::string amy = t->token;
+
+  const json platform_thing =
+      parse(call("POST", "/api/v1/things", R"({"name": "hq-meter"})", operator_));
+  const auto mine = call("POST", "/api/v1/things", R"({"name": "acme-meter"})", amy);
+  ASSERT_EQ(mine.status, 201) << mine.body;
+  EXPECT_EQ(parse(mine)["org"], "acme");
+  const json listed = parse(call("GET", "/api/v1/things", "", amy));
+  ASSERT_EQ(listed["total"], 1) << listed.dump();
+  EXPECT_EQ(listed["things"][0]["name"], "acme-meter");
+  const std::string other = "/api/v1/things/" + platform_thing["id"].get<std::string>();
+  EXPECT_EQ(call("GET", other, "", amy).status, 404);
+  EXPECT_EQ(call("DELETE", other, "", amy).status, 404);
+  EXPECT_EQ(call("POST", other + "/key", "", amy).status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/things", R"({"name": "x", "org": "platform"})", amy).status,
+            403);
+  // Even an admin of acme manages no users, no organizations and no configuration.
+  EXPECT_EQ(call("GET", "/api/v1/users", "", amy).status, 403);
+  EXPECT_EQ(call("POST", "/api/v1/orgs", R"({"name": "evil"})", amy).status, 403);
+  const json orgs = parse(call("GET", "/api/v1/orgs", "", amy));
+  ASSERT_EQ(orgs["total"], 1) << orgs.dump();
+  EXPECT_EQ(orgs["orgs"][0]["id"], "acme");
+  // The platform sees both.
+  EXPECT_EQ(parse(call("GET", "/api/v1/things", "", viewer_))["total"], 2);
+}
+
 }  // namespace
 }  // namespace sluice

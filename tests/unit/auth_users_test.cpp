@@ -221,5 +221,35 @@ TEST_F(AuthUsersTest, UsersSurviveReopenAndLiveBesideTheRuntimeTables) {
   EXPECT_TRUE((*again)->users().verify_password("henry", kPassword).ok());
 }
 
+// A database of schema version 1 (no organizations) opens with its users in the platform's
+// organization, which sees all: nobody loses access by the upgrade.
+TEST(AuthUsersMigrationTest, UsersOfAnOlderDatabaseBelongToThePlatformOrganization) {
+  testing::TempDir dir;
+  const std::string path = dir.file("state.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "CREATE TABLE auth_users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE "
+                   "COLLATE NOCASE, role TEXT NOT NULL, password_hash TEXT NOT NULL, enabled "
+                   "INTEGER NOT NULL DEFAULT 1, created_ns INTEGER NOT NULL, updated_ns "
+                   "INTEGER NOT NULL);"
+                   "INSERT INTO auth_users(name, role, password_hash, created_ns, updated_ns) "
+                   "VALUES('old-admin', 'admin', 'x', 1, 1);",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  ManualClock clock;
+  Result<std::unique_ptr<Auth>> a = Auth::open(path, clock, {.password = kFast});
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  auto found = (*a)->users().find("old-admin");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->org, "platform");
+  // The last platform admin cannot be moved out of it.
+  EXPECT_EQ((*a)->users().set_org("old-admin", "acme").code(), Code::kFailedPrecondition);
+  ASSERT_TRUE((*a)->users().create("amy", kPassword, Role::kAdmin, "acme").ok());
+  EXPECT_EQ((*(*a)->users().find("amy"))->org, "acme");
+}
+
 }  // namespace
 }  // namespace sluice::auth
