@@ -120,5 +120,7 @@ echo "ratio adapter / healthz: $(awk -v a="$rps" -v b="$healthz_rps" 'BEGIN {pri
 curl -sf "${auth[@]}" "$base/api/v1/services/things" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
-d = {x["name"]: x["value"] for x in s.get("details", [])}
-print("platform source: messages", d.get("messages"), "samples", d.get("samples"), "refused", d.get("refused"))'
+d = s.get("details", {})
+if isinstance(d, list):
+    d = {x["name"]: x["value"] for x in d}
+print("platform source:", ", ".join(f"{k} {v}" for k, v in d.items()))'

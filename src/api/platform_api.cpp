@@ -478,7 +478,7 @@ HttpResponse post_message(runtime::Runtime& rt, platform::Registry& reg, const H
                           "(add a [[sources]] table with type = \"platform\")");
   }
   HttpResponse answer;
-  const Status st = rt.with_source(
+  const Status st = rt.with_source_shared(
       sources.front(), [&](runtime::Source& s, runtime::SourceContext& ctx) -> Status {
         auto& source = static_cast<platform::PlatformSource&>(s);
         const std::string key = thing_key(r);

@@ -55,6 +55,8 @@ json health_json(const runtime::Health& h) {
 }
 
 json source_json(const runtime::SourceStatus& s) {
+  json details = json::object();
+  for (const auto& d : s.details) details[d.name] = d.value;
   return {{"kind", "source"},
           {"name", s.name},
           {"type", s.type},
@@ -65,7 +67,8 @@ json source_json(const runtime::SourceStatus& s) {
             {"batches", s.batches},
             {"dropped_samples", s.dropped_samples},
             {"failed_ingests", s.failed_ingests},
-            {"filtered_samples", s.filtered_samples}}}};
+            {"filtered_samples", s.filtered_samples}}},
+          {"details", details}};
 }
 
 json sink_json(const runtime::SinkStatus& s) {

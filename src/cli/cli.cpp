@@ -177,6 +177,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
     o.cert_file = config->api.cert_file;
     o.key_file = config->api.key_file;
     o.max_body_bytes = config->api.max_body_bytes;
+    o.threads = config->api.threads;
     o.websocket = [routes = api_routes.get()](const api::HttpRequest& r) {
       return routes->open_websocket(r);
     };

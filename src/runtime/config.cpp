@@ -534,8 +534,8 @@ std::string default_instance_name() {
   std::string name;
   if (gethostname(host, sizeof host - 1) == 0) {
     for (const char* c = host; *c != 0 && name.size() < 64; ++c) {
-      const bool ok = std::isalnum(static_cast<unsigned char>(*c)) || *c == '_' || *c == '.' ||
-                      *c == '-';
+      const bool ok =
+          std::isalnum(static_cast<unsigned char>(*c)) || *c == '_' || *c == '.' || *c == '-';
       name += ok ? *c : '-';
     }
   }
@@ -564,18 +564,19 @@ void parse_control(ConfigTable& t, ControlConfig* c) {
 
 void parse_api(ConfigTable& t, const std::string& base_dir, ApiConfig* api) {
   api->enabled = t.boolean("enabled", true);  // an [api] table turns it on unless it says not
-  const std::string listen = t.string(
-      "listen", api->address + ":" + std::to_string(api->port),
-      "an address and port to listen on, e.g. \"127.0.0.1:8080\" (port 0: any free port)",
-      [](const std::string& v) {
-        const size_t colon = v.rfind(':');
-        if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) return false;
-        const std::string port = v.substr(colon + 1);
-        if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
-          return false;
-        }
-        return std::stoi(port) <= 65535;
-      });
+  const std::string listen =
+      t.string("listen", api->address + ":" + std::to_string(api->port),
+               "an address and port to listen on, e.g. \"127.0.0.1:8080\" (port 0: any free port)",
+               [](const std::string& v) {
+                 const size_t colon = v.rfind(':');
+                 if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+                   return false;
+                 const std::string port = v.substr(colon + 1);
+                 if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+                   return false;
+                 }
+                 return std::stoi(port) <= 65535;
+               });
   const size_t colon = listen.rfind(':');
   api->address = listen.substr(0, colon);
   if (api->address.size() > 2 && api->address.front() == '[' && api->address.back() == ']') {
@@ -588,11 +589,13 @@ void parse_api(ConfigTable& t, const std::string& base_dir, ApiConfig* api) {
     t.error(api->cert_file.empty() ? "tls_cert_file" : "tls_key_file",
             "HTTPS needs both tls_cert_file and tls_key_file");
   }
-  api->max_body_bytes = t.size("max_body", api->max_body_bytes,
-                               "a size from 1KiB to 64MiB, e.g. \"1MiB\"", [](uint64_t v) {
-                                 return v >= 1024 && v <= (64u << 20);
-                               });
+  api->max_body_bytes =
+      t.size("max_body", api->max_body_bytes, "a size from 1KiB to 64MiB, e.g. \"1MiB\"",
+             [](uint64_t v) { return v >= 1024 && v <= (64u << 20); });
   api->metrics_public = t.boolean("metrics_public", api->metrics_public);
+  api->threads =
+      static_cast<int>(t.integer("threads", api->threads, "a number of threads from 1 to 256",
+                                 [](int64_t v) { return v >= 1 && v <= 256; }));
   (void)base_dir;
 }
 
@@ -684,9 +687,9 @@ void parse_documents(TomlTable& root, const toml::array& array, const DocumentTy
     const std::string path = fmt::format("{}[{}]", kind.name, i);
     const toml::table* table = array[i].as_table();
     if (table == nullptr) {
-      root.errors().add(array[i].source(), path,
-                        fmt::format("expected a table written [[{}]], got {}", kind.name,
-                                    show(array[i])));
+      root.errors().add(
+          array[i].source(), path,
+          fmt::format("expected a table written [[{}]], got {}", kind.name, show(array[i])));
       continue;
     }
     TomlTable t(*table, path, root.errors());

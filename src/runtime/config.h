@@ -48,6 +48,10 @@ struct ApiConfig {
   std::string key_file;
   uint64_t max_body_bytes = 1u << 20;
   bool metrics_public = true;  // /metrics without a token (Prometheus scrapes)
+  // Threads that serve requests. A request that stores data (the HTTP adapter, the write API)
+  // holds its thread until the samples are durable (one group commit, ~10 ms), so more threads
+  // than cores let concurrent writers share commits.
+  int threads = 16;
   // [api.oidc]: accept bearer JWTs from an OpenID Connect issuer (auth/oidc.h); none: off.
   std::optional<auth::OidcOptions> oidc;
 };

@@ -59,6 +59,13 @@ class ServiceSlot {
     std::lock_guard lock(instance_mu_);
     return f(static_cast<ServiceT*>(instance_.get()));
   }
+  // The same, concurrently with other callers of this one (not with with_instance): for f
+  // that is thread-safe on the instance (the adapters' ingest).
+  template <typename F>
+  auto with_instance_shared(F&& f) const {
+    std::shared_lock lock(instance_mu_);
+    return f(static_cast<ServiceT*>(instance_.get()));
+  }
   // Interrupts the running instance's blocking calls (Service::stop). Any thread.
   void stop_instance() {
     std::lock_guard lock(instance_mu_);
@@ -124,7 +131,7 @@ class ServiceSlot {
   const ConfigT config_;
 
  private:
-  mutable std::mutex instance_mu_;
+  mutable std::shared_mutex instance_mu_;
   std::unique_ptr<ServiceT> instance_;  // guarded by instance_mu_
 
   std::stop_source stop_;
@@ -883,6 +890,24 @@ Status Runtime::with_source(std::string_view name,
   }
   if (!slot) return not_found(fmt::format("no source named '{}'", name));
   return slot->with_instance([&](Source* source) -> Status {
+    if (source == nullptr) {
+      return Status(Code::kUnavailable, fmt::format("source '{}' is not running", name));
+    }
+    return f(*source, *slot);
+  });
+}
+
+Status Runtime::with_source_shared(std::string_view name,
+                                   const std::function<Status(Source&, SourceContext&)>& f) {
+  std::shared_ptr<Slot> slot;
+  {
+    std::shared_lock lock(services_mu_);
+    for (const auto& s : slots_) {
+      if (s->name() == name) slot = s;
+    }
+  }
+  if (!slot) return not_found(fmt::format("no source named '{}'", name));
+  return slot->with_instance_shared([&](Source* source) -> Status {
     if (source == nullptr) {
       return Status(Code::kUnavailable, fmt::format("source '{}' is not running", name));
     }

@@ -232,6 +232,12 @@ class Runtime {
   // kNotFound: no such source; kUnavailable: it has no instance now (failed, disabled).
   Status with_source(std::string_view name,
                      const std::function<Status(Source&, SourceContext&)>& f);
+  // with_source(), concurrently with other with_source_shared() calls on the same source (a
+  // restart still waits for them): for f that is thread-safe on the source, such as an ingest
+  // that waits for durability (the platform's HTTP adapter), so that concurrent requests share
+  // the store's group commit instead of waiting in line.
+  Status with_source_shared(std::string_view name,
+                            const std::function<Status(Source&, SourceContext&)>& f);
   // The names of the sources of this type, in config order (cheap: no status is built).
   std::vector<std::string> sources_of_type(std::string_view type) const;
 
