@@ -223,8 +223,19 @@ try {
   // ---- Edge control pages: rules, notifications, history, scripts, ACLs, control.
   step('edge control: the simulator runs again');
   await page.goto(base + '/#/service/sim');
-  await until(async () => (await page.locator('#service-summary [data-testid=mode]').textContent()) !== '', 'sim page');
-  if (await page.locator('#service-enable').isEnabled()) await page.locator('#service-enable').click();
+  // The page shows the title, the mode and the buttons in one render; until the title names sim
+  // (a full render of its data), the summary may still be the sink's from the step before.
+  // Then enable the simulator if the earlier step left it disabled.
+  const simMode = await until(async () => {
+    const title = await page.locator('#service-title').textContent();
+    if (!title.startsWith('sim (source')) return '';
+    const m = await page.locator('#service-summary [data-testid=mode]').textContent();
+    return m === 'DISABLED' || m === 'RUNNING' ? m : '';
+  }, 'sim page');
+  if (simMode === 'DISABLED') {
+    await until(async () => page.locator('#service-enable').isEnabled(), 'the enable button');
+    await page.locator('#service-enable').click();
+  }
   await until(async () => (await page.locator('#service-summary [data-testid=mode]').textContent()) === 'RUNNING',
               'sim RUNNING again');
 
