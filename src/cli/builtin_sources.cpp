@@ -2,7 +2,6 @@
 #include "cli/builtin_sources.h"
 
 #include "control/documents.h"
-
 #include "formats/registry.h"
 #include "link/forward_sink.h"
 #include "link/receiver.h"
@@ -16,22 +15,24 @@
 namespace sluice::cli {
 
 const runtime::SourceTypes& builtin_source_types() {
-  static const runtime::SourceTypes types = [] {
-    runtime::SourceTypes t;
-    sources::register_simulator(t);
-    sources::register_mqtt(t, [](std::string_view f, const formats::ParserOptions& o) {
-      return formats::make_parser(f, o);
-    });
-    link::register_receiver(t);
-    sources::register_modbus(t);
-    sources::register_opcua(t);
-    platform::register_platform_source(t);
-    t.add_sink(sinks::files::files_sink_type());
-    t.add_sink(link::forward_sink_type());
-    control::register_documents(t);
-    return t;
-  }();
+  static const runtime::SourceTypes types = make_source_types(nullptr);
   return types;
+}
+
+runtime::SourceTypes make_source_types(std::shared_ptr<const platform::RegistryLink> registry) {
+  runtime::SourceTypes t;
+  sources::register_simulator(t);
+  sources::register_mqtt(t, [](std::string_view f, const formats::ParserOptions& o) {
+    return formats::make_parser(f, o);
+  });
+  link::register_receiver(t);
+  sources::register_modbus(t);
+  sources::register_opcua(t);
+  platform::register_platform_source(t, std::move(registry));
+  t.add_sink(sinks::files::files_sink_type());
+  t.add_sink(link::forward_sink_type());
+  control::register_documents(t);
+  return t;
 }
 
 }  // namespace sluice::cli

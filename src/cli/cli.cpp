@@ -73,8 +73,10 @@ int cmd_validate(const std::string& path) {
 
 int cmd_run(const std::string& path, const std::string& log_level_flag) {
   std::vector<runtime::ConfigError> errors;
+  // Platform sources (the MQTT adapter) find the device registry through this once it is open.
+  auto registry_link = std::make_shared<platform::RegistryLink>();
   // Kept for the runtime too: it builds the services changed at run time from their stored text.
-  const runtime::SourceTypes types = builtin_source_types();
+  const runtime::SourceTypes types = make_source_types(registry_link);
   Result<runtime::Config> config = runtime::load_config(path, types, &errors);
   if (!config.ok()) return report_config_errors(path, config.status(), errors);
   spdlog::set_level(
@@ -154,6 +156,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
       return kExitFailed;
     }
     platform_registry = std::move(registry).value();
+    registry_link->set(platform_registry.get());
     if (config->api.oidc) {
       Result<std::unique_ptr<auth::OidcVerifier>> verifier =
           auth::OidcVerifier::make(*config->api.oidc, SystemClock::instance());
@@ -211,6 +214,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   if (server) server->stop();  // no request may reach the runtime while it stops
   (*control_plane)->stop();    // no rule acts on a source while it stops
   Status stopped = (*rt)->stop();
+  registry_link->set(nullptr);
   if (!stopped.ok()) {
     spdlog::error("{}", stopped.to_string());
     return kExitFailed;

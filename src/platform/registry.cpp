@@ -274,9 +274,40 @@ Result<std::string> Registry::target_org(const Scope& scope, const std::string& 
   return given;
 }
 
+Registry::ListenerId Registry::add_listener(std::function<void(const ThingChange&)> listener) {
+  std::lock_guard lock(listeners_mu_);
+  auto next = listeners_ ? std::make_shared<Listeners>(*listeners_) : std::make_shared<Listeners>();
+  const ListenerId id = next_listener_++;
+  next->emplace_back(id, std::move(listener));
+  listeners_ = std::move(next);
+  return id;
+}
+
+void Registry::remove_listener(ListenerId id) {
+  std::lock_guard lock(listeners_mu_);
+  if (!listeners_) return;
+  auto next = std::make_shared<Listeners>(*listeners_);
+  std::erase_if(*next, [id](const auto& l) { return l.first == id; });
+  listeners_ = std::move(next);
+}
+
+void Registry::notify(const ThingChange& change) const {
+  std::shared_ptr<const Listeners> listeners;
+  {
+    std::lock_guard lock(listeners_mu_);
+    listeners = listeners_;
+  }
+  if (!listeners) return;
+  for (const auto& [id, listener] : *listeners) listener(change);
+}
+
 void Registry::notify_put(const std::string& thing, std::optional<std::string> key) {
-  if (!listener_) return;
-  listener_(ThingChange{ThingChange::Kind::kPut, thing, std::move(key), channels_of(thing)});
+  notify(ThingChange{ThingChange::Kind::kPut, thing, std::move(key), channels_of(thing)});
+}
+
+bool Registry::has_thing(std::string_view id) const {
+  std::shared_lock lock(index_mu_);
+  return key_hash_of_.contains(std::string(id));
 }
 
 // ---- Organizations ------------------------------------------------------------------------------
@@ -550,7 +581,7 @@ Status Registry::remove_thing(const Scope& scope, std::string_view id) {
     }
     connections_.erase(std::string(id));
   }
-  if (listener_) listener_(ThingChange{ThingChange::Kind::kRemoved, std::string(id), {}, {}});
+  notify(ThingChange{ThingChange::Kind::kRemoved, std::string(id), {}, {}});
   return Status::ok_status();
 }
 

@@ -220,10 +220,17 @@ class Registry {
   size_t thing_count() const;
 
   // Told of every change to a thing's key or connections, after it is durable, on the thread
-  // that made it. One listener; set before the registry is shared.
-  void set_listener(std::function<void(const ThingChange&)> listener) {
-    listener_ = std::move(listener);
-  }
+  // that made it (so two changes made at once on two threads may arrive in either order: a
+  // listener should read the registry's state, not trust the order). Listeners come and go
+  // while the registry is shared (the MQTT adapter's, with its source); a listener may still
+  // be called once after remove_listener() returned, if a change was under way: it must keep
+  // what it touches alive itself (capture a shared_ptr).
+  using ListenerId = uint64_t;
+  ListenerId add_listener(std::function<void(const ThingChange&)> listener);
+  void remove_listener(ListenerId id);
+
+  // Whether the thing exists (in memory; any organization).
+  bool has_thing(std::string_view id) const;
 
  private:
   Registry(std::unique_ptr<auth::AuthDb> db, Clock& clock) : db_(std::move(db)), clock_(clock) {}
@@ -241,7 +248,12 @@ class Registry {
   // mutex serializes every statement.
   std::unique_ptr<auth::AuthDb> db_;
   Clock& clock_;
-  std::function<void(const ThingChange&)> listener_;
+  // Copied on change, so that notify() calls them with no lock held.
+  using Listeners = std::vector<std::pair<ListenerId, std::function<void(const ThingChange&)>>>;
+  void notify(const ThingChange& change) const;
+  mutable std::mutex listeners_mu_;
+  std::shared_ptr<const Listeners> listeners_;  // guarded by listeners_mu_
+  ListenerId next_listener_ = 1;                // guarded by listeners_mu_
 
   mutable std::shared_mutex index_mu_;
   std::unordered_map<std::string, ThingIdentity> by_key_hash_;  // guarded by index_mu_

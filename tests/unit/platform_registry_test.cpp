@@ -23,7 +23,7 @@ class RegistryTest : public ::testing::Test {
     auto r = Registry::open(dir_.file("state.db"), clock_);
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     registry_ = std::move(r).value();
-    registry_->set_listener([this](const ThingChange& c) { changes_.push_back(c); });
+    registry_->add_listener([this](const ThingChange& c) { changes_.push_back(c); });
   }
   IssuedThing make_thing(const Scope& scope, const std::string& name) {
     auto made = registry_->create_things(scope, {NewThing{.name = name}});
