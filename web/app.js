@@ -1,6 +1,7 @@
 // Sluice's web UI: a single page whose views (index.html's <section>s) follow the URL's hash
-// (#/overview, #/status, #/series, #/service/NAME, #/users, and the edge-control pages #/rules,
-// #/notifications, #/history[/NAME], #/scripts, #/acls, #/control[/SOURCE]). Everything comes from the JSON API
+// (#/overview, #/status, #/series, #/service/NAME, #/users, the edge-control pages #/rules,
+// #/notifications, #/history[/NAME], #/scripts, #/acls, #/control[/SOURCE], and the device
+// platform's #/things, #/thing/ID, #/channels, #/channel/ID, #/connections, #/orgs). Everything comes from the JSON API
 // (docs/api.md) with the HttpOnly sluice_token cookie that POST /api/v1/login sets; the pages
 // that change over time poll every 2 s while they are shown. htmx sends the admin forms (as JSON,
 // through the small "sluice-json" extension below); uPlot draws the series charts.
@@ -173,6 +174,9 @@ function loggedIn(me) {
   const canAct = me.role === 'admin' || me.role === 'operator';
   document.body.classList.toggle('read-only', !canAct);
   document.body.classList.toggle('not-admin', me.role !== 'admin');  // hides .admin-only (document edits)
+  // Organizations are the platform's admins' to change; only platform members pick organizations.
+  for (const a of document.querySelectorAll('[data-platform-admin]')) a.hidden = !platformAdmin();
+  document.body.classList.toggle('not-platform', !platformMember());  // hides .platform-only
 }
 
 async function login(event) {
@@ -217,6 +221,13 @@ const PAGES = {
   scripts: {show: showScripts},
   acls: {show: showAcls},
   control: {show: (name) => showControl(name).catch((e) => notify(e.message))},
+  // Devices (docs/platform.md); #/bootstrap will join them.
+  things: {show: () => showThings().catch((e) => notify(explained(e).message))},
+  thing: {show: (id) => showThing(id).catch((e) => notify(explained(e).message)), nav: 'things'},
+  channels: {show: () => showChannels().catch((e) => notify(explained(e).message))},
+  channel: {show: (id) => showChannel(id).catch((e) => notify(explained(e).message)), nav: 'channels'},
+  connections: {show: () => showConnections().catch((e) => notify(explained(e).message))},
+  orgs: {show: showOrgs, platformAdmin: true},
 };
 
 function route() {
@@ -225,11 +236,13 @@ function route() {
   if (!state.me && page !== 'login') page = 'login';
   if (state.me && page === 'login') page = 'overview';
   if (PAGES[page].admin && state.me?.role !== 'admin') page = 'overview';
+  if (PAGES[page].platformAdmin && !platformAdmin()) page = 'overview';
   stopPolling();
   if (page !== 'series') destroyChart();
   for (const s of document.querySelectorAll('.page')) s.hidden = s.id !== `page-${page}`;
+  const navPage = PAGES[page].nav || page;  // a thing's page is under Things
   for (const a of document.querySelectorAll('#nav a')) {
-    if (a.dataset.page === page) a.setAttribute('aria-current', 'page');
+    if (a.dataset.page === navPage) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   const changed = state.page !== page;
@@ -1609,6 +1622,671 @@ function initEdgeControl() {
   $('#control-source').addEventListener('change', showControlPoints);
 }
 
+// ---- Device platform: organizations, things, channels, connections (docs/platform.md) ---------
+// The registry's routes (/api/v1/orgs, /things, /channels, /connect, /disconnect) are scoped to the
+// caller's organization: members of "platform" see every organization's entries and pick one with
+// the org filters; others see only their own, and the filters are hidden. Lists are paged by the
+// API ({total, offset, limit, <kind>}). A thing's key is in the answer to its create or rotation
+// only, so the key dialog is the one place it is ever shown.
+
+const MAX_PICK = 1000;       // entries a picker lists (the API's largest page)
+const MAX_PAIRS = 10_000;    // pairs one connect or disconnect may name
+const MAX_BULK = 10_000;     // entries one bulk create may name
+
+const platformMember = () => (state.me?.org || 'platform') === 'platform';
+const platformAdmin = () => state.me?.role === 'admin' && platformMember();
+const canProvision = () => state.me?.role === 'admin' || state.me?.role === 'operator';
+
+// The API's error with what its status means in front, for the statuses a person must act on.
+function explained(e) {
+  const what = {403: 'Not allowed', 404: 'Not found', 409: 'Conflict'}[e.status];
+  if (!what) return e;
+  return Object.assign(new Error(`${what}: ${e.message}`), {status: e.status, field: e.field});
+}
+
+// A metadata textarea's JSON object ({} when empty); an error names the field.
+function metadataOf(text) {
+  if (!text) return {};
+  let m;
+  try { m = JSON.parse(text); } catch (e) { throw Object.assign(new Error(`metadata: not JSON (${e.message})`), {field: 'metadata'}); }
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) {
+    throw Object.assign(new Error('metadata: must be a JSON object, like {"site": "north"}'), {field: 'metadata'});
+  }
+  return m;
+}
+const metadataText = (m) => (m && Object.keys(m).length ? JSON.stringify(m, null, 2) : '');
+const metadataCell = (m) => el('td', {class: 'mono meta', text: m && Object.keys(m).length ? JSON.stringify(m) : '—'});
+
+// An organization <select>: "all" (value '') when `all`, then every organization the caller sees.
+async function fillOrgSelect(select, all, keep = select.value) {
+  if (!platformMember()) return;
+  const orgs = (await api('GET', `/api/v1/orgs?limit=${MAX_PICK}`)).orgs;
+  select.replaceChildren(...(all ? [el('option', {value: '', text: 'All organizations'})] : []),
+                         ...orgs.map((o) => el('option', {value: o.id, text: o.name === o.id ? o.id : `${o.name} (${o.id})`})));
+  if ([...select.options].some((o) => o.value === keep)) select.value = keep;
+}
+
+// A list of one kind, a page at a time, drawn into `table`'s body with a pager under it.
+// `query()` gives the filters; `row(entry)` draws one entry.
+class PagedList {
+  constructor(kind, table, pager, row, emptyText, columns) {
+    Object.assign(this, {kind, table, pager, row, emptyText, columns, offset: 0, limit: 50, query: () => ({}), seq: 0});
+    this.prev = el('button', {type: 'button', 'data-action': 'prev', text: '← Previous', onclick: () => this.go(-1)});
+    this.next = el('button', {type: 'button', 'data-action': 'next', text: 'Next →', onclick: () => this.go(1)});
+    this.range = el('span', {class: 'hint', 'data-testid': 'range', 'aria-live': 'polite'});
+    pager.replaceChildren(this.prev, this.range, this.next);
+  }
+
+  go(direction) {
+    this.offset = Math.max(0, this.offset + direction * this.limit);
+    this.load().catch((e) => notify(explained(e).message));
+  }
+
+  async load() {
+    const seq = ++this.seq;  // a slower earlier answer must not overwrite a newer one
+    const q = new URLSearchParams({offset: String(this.offset), limit: String(this.limit)});
+    for (const [k, v] of Object.entries(this.query())) if (v) q.set(k, v);
+    const data = await api('GET', `/api/v1/${this.kind}?${q}`);
+    if (seq !== this.seq) return null;
+    const items = data[this.kind];
+    if (!items.length && this.offset > 0 && data.total > 0) {  // the page emptied: show the last one
+      this.offset = Math.floor((data.total - 1) / this.limit) * this.limit;
+      return this.load();
+    }
+    const rows = items.map((x) => this.row(x));
+    this.table.tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(this.columns, this.emptyText)]));
+    this.range.textContent = data.total ? `${fmtNum(this.offset + 1)}–${fmtNum(this.offset + items.length)} of ${fmtNum(data.total)}` : '';
+    this.prev.disabled = this.offset === 0;
+    this.next.disabled = this.offset + items.length >= data.total;
+    this.pager.hidden = !data.total;
+    return data;
+  }
+}
+
+// A filter form's inputs reload `list` from its first page; typing waits for a pause.
+function bindFilter(list, nameInput, orgSelect, sizeSelect) {
+  let timer = null;
+  const reload = () => { list.offset = 0; list.load().catch((e) => notify(explained(e).message)); };
+  nameInput.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(reload, 250); });
+  nameInput.form.addEventListener('submit', (e) => { e.preventDefault(); clearTimeout(timer); reload(); });
+  orgSelect?.addEventListener('change', reload);
+  sizeSelect?.addEventListener('change', () => { list.limit = Number(sizeSelect.value); reload(); });
+  list.query = () => ({name: nameInput.value.trim(), org: orgSelect && platformMember() ? orgSelect.value : ''});
+  if (sizeSelect) list.limit = Number(sizeSelect.value);
+}
+
+// A searchable checklist of things or channels (the first MAX_PICK that match); the checked ids
+// survive a change of the filter. `scope()` gives more query parameters (the organization).
+function picker(box, kind, label, scope = () => ({}), onChange = () => {}) {
+  const id = `pick-${++fieldIds}`;
+  const search = el('input', {id, type: 'search', autocomplete: 'off', spellcheck: 'false', placeholder: 'name contains'});
+  const list = el('ul', {class: 'pick checklist', 'aria-label': label, 'data-kind': kind});
+  const info = el('p', {class: 'hint', 'aria-live': 'polite'});
+  const selected = new Map();  // id -> name
+  const count = () => { info.textContent = `${fmtNum(selected.size)} selected${info.dataset.more || ''}`; onChange(); };
+  let seq = 0;
+  const reload = async () => {
+    const mine = ++seq;
+    const q = new URLSearchParams({limit: String(MAX_PICK)});
+    const name = search.value.trim();
+    if (name) q.set('name', name);
+    for (const [k, v] of Object.entries(scope())) if (v) q.set(k, v);
+    const data = await api('GET', `/api/v1/${kind}?${q}`);
+    if (mine !== seq) return;
+    list.replaceChildren(...data[kind].map((x) => {
+      const check = el('input', {type: 'checkbox', id: `${id}-${x.id}`, value: x.id});
+      check.checked = selected.has(x.id);
+      check.addEventListener('change', () => { if (check.checked) selected.set(x.id, x.name); else selected.delete(x.id); count(); });
+      return el('li', {'data-id': x.id, 'data-name': x.name}, check,
+                el('label', {for: check.id}, x.name, el('span', {class: 'sub', text: ` ${x.id}${platformMember() ? ` · ${x.org}` : ''}`})));
+    }));
+    if (!data[kind].length) list.append(el('li', {class: 'hint', text: name ? `None matches "${name}".` : `No ${kind} yet.`}));
+    info.dataset.more = data.total > data[kind].length ? `; ${fmtNum(data[kind].length)} of ${fmtNum(data.total)} shown: narrow the filter` : '';
+    count();
+  };
+  let timer = null;
+  search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => reload().catch((e) => notify(explained(e).message)), 250); });
+  search.addEventListener('keydown', (e) => { if (e.key === 'Enter') e.preventDefault(); });
+  box.replaceChildren(el('label', {for: id, class: 'pick-label', text: label}), search, list, info);
+  return {selected, reload, clear() { selected.clear(); for (const c of list.querySelectorAll('input')) c.checked = false; count(); }};
+}
+
+// ---- The key dialog
+
+async function copyText(text, fallback) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    fallback.focus();
+    fallback.select();
+    return false;
+  }
+}
+
+// Shows the keys of freshly created or rotated things, once. Resolves when the dialog closes.
+function showKeys(things, title) {
+  const dialog = $('#key-dialog');
+  $('#key-title').textContent = title;
+  $('#key-copied').textContent = '';
+  let box, text;
+  if (things.length === 1) {
+    const t = things[0];
+    text = t.key;
+    box = el('input', {class: 'key mono', readonly: true, value: t.key, 'data-testid': 'thing-key', 'aria-label': `Key of ${t.name}`,
+                       'data-thing': t.id, spellcheck: 'false'});
+    $('#key-content').replaceChildren(el('p', {}, el('strong', {text: t.name}), el('span', {class: 'mono', text: ` (${t.id})`})), box);
+    $('#key-copy').textContent = 'Copy key';
+  } else {
+    const quote = (s) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+    text = ['name,id,key', ...things.map((t) => [t.name, t.id, t.key].map(quote).join(','))].join('\n') + '\n';
+    box = el('textarea', {class: 'key mono', readonly: true, rows: Math.min(12, things.length + 1), 'data-testid': 'thing-keys',
+                          'aria-label': 'Names, ids and keys, as CSV', spellcheck: 'false'});
+    box.value = text;
+    $('#key-content').replaceChildren(el('p', {text: `${fmtNum(things.length)} things, as CSV (name, id, key):`}), box);
+    $('#key-copy').textContent = 'Copy all as CSV';
+  }
+  box.addEventListener('focus', () => box.select());
+  $('#key-copy').onclick = async () => {
+    $('#key-copied').textContent = await copyText(text, box)
+      ? 'Copied to the clipboard.'
+      : 'The browser did not allow copying: the text is selected, press Ctrl+C (⌘C) to copy it.';
+  };
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => { $('#key-content').replaceChildren(); resolve(); }, {once: true});
+    dialog.showModal();
+    $('#key-copy').focus();
+  });
+}
+
+// ---- Organizations (platform admins)
+
+const ORG_FIELDS = [
+  {key: 'name', label: 'Name'},
+  {key: 'id', label: 'Id', hint: 'letters, digits, "-" or "_"; empty: a generated one; cannot change later'},
+  {key: 'metadata', label: 'Metadata (JSON)', type: 'textarea', placeholder: '{"site": "north"}', hint: 'a JSON object; empty: none'},
+];
+
+function editOrg(o) {
+  const form = $('#org-form');
+  form.dataset.editing = o?.id || '';
+  $('#org-form-title').textContent = o ? `Edit organization ${o.name}` : 'New organization';
+  clearFormErrors(form);
+  const box = $('#org-fields');
+  box.replaceChildren(...ORG_FIELDS.flatMap((f) => field(f, f.key === 'metadata' ? metadataText(o?.metadata) : o?.[f.key])));
+  inputOf(box, 'id').readOnly = Boolean(o);
+  if (o) inputOf(box, 'name').focus();
+}
+
+async function saveOrg(event) {
+  event.preventDefault();
+  const form = event.target;
+  const box = $('#org-fields');
+  clearFormErrors(form);
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    const body = {name: readInput(box, 'name'), metadata: metadataOf(readInput(box, 'metadata'))};
+    const editing = form.dataset.editing;
+    if (!editing && readInput(box, 'id')) body.id = readInput(box, 'id');
+    const saved = editing
+      ? await api('PUT', `/api/v1/orgs/${encodeURIComponent(editing)}`, body)
+      : await api('POST', '/api/v1/orgs', body);
+    notify(`Organization ${saved.name} (${saved.id}) saved.`);
+    editOrg(null);
+    await lists.orgs.load();
+  } catch (e) {
+    showFormError(form, explained(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// Asks, then removes one entry of `kind` ("orgs", "things", "channels"); true when removed.
+async function removeEntry(kind, singular, x, button, consequence) {
+  if (!await confirmDialog(`Delete ${singular} ${x.name}?`, el('p', {text: `The ${singular} ${x.name} (${x.id}) will be deleted. ${consequence}`}), 'Delete')) return false;
+  button.disabled = true;
+  try {
+    await api('DELETE', `/api/v1/${kind}/${encodeURIComponent(x.id)}`);
+    notify(`${singular[0].toUpperCase()}${singular.slice(1)} ${x.name} deleted.`);
+    return true;
+  } catch (e) {
+    if (e.status !== 401) notify(`Could not delete ${singular} ${x.name}: ${explained(e).message}`);
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function orgRow(o) {
+  const edit = el('button', {type: 'button', 'data-action': 'edit', text: 'Edit', 'aria-label': `Edit organization ${o.name}`});
+  edit.addEventListener('click', () => editOrg(o));
+  const del = el('button', {type: 'button', class: 'danger', 'data-action': 'delete', text: 'Delete…', 'aria-label': `Delete organization ${o.name}…`});
+  del.addEventListener('click', async () => {
+    if (await removeEntry('orgs', 'organization', o, del, 'It must have no things and no channels left.')) await lists.orgs.load();
+  });
+  return el('tr', {'data-org': o.id},
+    el('td', {}, el('strong', {text: o.name}), el('span', {class: 'sub mono', text: o.id})),
+    metadataCell(o.metadata), el('td', {text: fmtTime(o.created_at)}),
+    el('td', {class: 'actions'}, edit, ' ', o.id === 'platform' ? null : del));
+}
+
+function showOrgs() {
+  if (!$('#org-fields').children.length) editOrg(null);
+  lists.orgs.load().catch((e) => notify(explained(e).message));
+}
+
+// ---- Things
+
+const ENTITY_FIELDS = [
+  {key: 'name', label: 'Name'},
+  {key: 'id', label: 'Id', hint: 'letters, digits, "-" or "_"; empty: a generated UUID; cannot change later'},
+  {key: 'org', label: 'Organization', type: 'select', options: []},
+  {key: 'metadata', label: 'Metadata (JSON)', type: 'textarea', placeholder: '{"site": "north"}', hint: 'a JSON object; empty: none'},
+];
+const EDIT_FIELDS = ENTITY_FIELDS.filter((f) => f.key === 'name' || f.key === 'metadata');
+
+// A create form's fields; the organization is asked of platform members only.
+async function entityFields(box) {
+  const specs = ENTITY_FIELDS.filter((f) => f.key !== 'org' || platformMember());
+  box.replaceChildren(...specs.flatMap((f) => field(f, '')));
+  return box;
+}
+
+function entityBody(box) {
+  const body = {name: readInput(box, 'name'), metadata: metadataOf(readInput(box, 'metadata'))};
+  for (const k of ['id', 'org']) if (readInput(box, k)) body[k] = readInput(box, k);
+  return body;
+}
+
+async function createThing(event) {
+  event.preventDefault();
+  const form = event.target;
+  clearFormErrors(form);
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    const made = await api('POST', '/api/v1/things', entityBody($('#thing-fields')));
+    for (const k of ['name', 'id', 'metadata']) inputOf($('#thing-fields'), k).value = '';
+    notify(`Thing ${made.name} created.`);
+    await lists.things.load();
+    await showKeys([made], `The key of ${made.name}`);
+  } catch (e) {
+    showFormError(form, explained(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// The names of a bulk create: one a line, or CSV whose header row has a "name" column (and maybe
+// "id"). Each entry keeps its line number for the errors.
+function bulkEntries(text) {
+  const rows = parseCsv(String(text || '').replace(/\s+$/, ''));
+  const header = rows[0]?.map((h) => h.trim().toLowerCase()) || [];
+  const csvMode = header.includes('name');
+  const lines = String(text || '').split(/\r?\n/);
+  const out = [];
+  if (csvMode) {
+    const nameAt = header.indexOf('name');
+    const idAt = header.indexOf('id');
+    rows.slice(1).forEach((r, i) => {
+      if (r.every((c) => !c.trim())) return;
+      const e = {name: (r[nameAt] || '').trim(), line: i + 2};
+      if (idAt >= 0 && r[idAt]?.trim()) e.id = r[idAt].trim();
+      out.push(e);
+    });
+  } else {
+    lines.forEach((l, i) => { if (l.trim()) out.push({name: l.trim(), line: i + 1}); });
+  }
+  return out;
+}
+
+async function createThings(event) {
+  event.preventDefault();
+  const form = event.target;
+  const box = $('#things-bulk-fields');
+  clearFormErrors(form);
+  const entries = bulkEntries(inputOf(box, 'names').value);
+  const atField = (message) => showFormError(form, Object.assign(new Error(message), {field: 'names', status: 400}));
+  if (!entries.length) { atField('names: enter one name a line, or CSV with a "name" column'); return; }
+  if (entries.length > MAX_BULK) { atField(`names: ${fmtNum(entries.length)} entries, at most ${fmtNum(MAX_BULK)} at once`); return; }
+  const org = readInput(box, 'org');
+  const things = entries.map(({name, id}) => ({name, ...(id ? {id} : {}), ...(org ? {org} : {})}));
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    const made = (await api('POST', '/api/v1/things', {things})).things;
+    inputOf(box, 'names').value = '';
+    notify(`${fmtNum(made.length)} things created.`);
+    await lists.things.load();
+    await showKeys(made, `The keys of ${fmtNum(made.length)} things`);
+  } catch (e) {
+    // "things[2].name: ..." names an entry: say which line it came from.
+    const at = /^things\[(\d+)\]/.exec(e.field || '');
+    const entry = at ? entries[Number(at[1])] : entries.length === 1 && e.status === 400 ? entries[0] : null;
+    if (entry && e.status !== 401) atField(`line ${entry.line} ("${entry.name}"): ${e.message}`);
+    else showFormError(form, explained(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function thingRow(t) {
+  const del = el('button', {type: 'button', class: 'danger operator-only', 'data-action': 'delete', text: 'Delete…', 'aria-label': `Delete thing ${t.name}…`});
+  del.addEventListener('click', async () => {
+    if (await removeEntry('things', 'thing', t, del, 'Its connections go with it, and its key stops working at once.')) await lists.things.load();
+  });
+  return el('tr', {'data-thing': t.id, 'data-name': t.name},
+    el('td', {}, el('a', {href: `#/thing/${encodeURIComponent(t.id)}`, text: t.name}), el('span', {class: 'sub mono', text: t.id})),
+    el('td', {text: t.org}),
+    el('td', {class: 'mono', title: 'The first characters of the key, to tell keys apart', text: `${t.key_hint}…`}),
+    metadataCell(t.metadata), el('td', {text: fmtTime(t.updated_at)}),
+    el('td', {class: 'actions'}, el('a', {href: `#/thing/${encodeURIComponent(t.id)}`, text: 'Open', 'aria-label': `Open thing ${t.name}`}), ' ', del));
+}
+
+async function showThings() {
+  if (!$('#thing-fields').children.length && canProvision()) {
+    await entityFields($('#thing-fields'));
+    const bulk = $('#things-bulk-fields');
+    const specs = [{key: 'names', label: 'Names', type: 'textarea', rows: 6, placeholder: 'pump-1\npump-2',
+                    hint: 'one name a line; or CSV with a header row that has a "name" column (and maybe "id")'}];
+    if (platformMember()) specs.push({key: 'org', label: 'Organization', type: 'select', options: []});
+    bulk.replaceChildren(...specs.flatMap((f) => field(f, '')));
+  }
+  // The organizations may have changed since the forms were made.
+  for (const select of [inputOf($('#thing-fields'), 'org'), inputOf($('#things-bulk-fields'), 'org')]) {
+    if (select) await fillOrgSelect(select, false, select.value || 'platform');
+  }
+  await fillOrgSelect($('#things-org'), true);
+  await lists.things.load();
+}
+
+// ---- One thing: details, edit, key, connections
+
+function details(dl, pairs) {
+  dl.replaceChildren(...pairs.flatMap(([k, v, testid]) => [el('dt', {text: k}), el('dd', {class: 'mono', 'data-testid': testid, text: v})]));
+}
+
+// An entity page's edit form: name and metadata, PUT to /api/v1/<kind>/<id>.
+function editForm(form, box, kind, x, after) {
+  clearFormErrors(form);
+  box.replaceChildren(...EDIT_FIELDS.flatMap((f) => field(f, f.key === 'metadata' ? metadataText(x.metadata) : x[f.key])));
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const body = {name: readInput(box, 'name'), metadata: metadataOf(readInput(box, 'metadata'))};
+      const saved = await api('PUT', `/api/v1/${kind}/${encodeURIComponent(x.id)}`, body);
+      notify(`${saved.name} saved.`);
+      await after(saved);
+    } catch (e) {
+      showFormError(form, explained(e));
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
+// A connected entry's row with a Disconnect button.
+function connectedRow(kind, x, pair, reload) {
+  const off = el('button', {type: 'button', class: 'danger operator-only', 'data-action': 'disconnect', text: 'Disconnect',
+                            'aria-label': `Disconnect ${x.name}`});
+  off.addEventListener('click', () => act(off, async () => {
+    await api('POST', '/api/v1/disconnect', pair(x.id));
+    await reload();
+  }, () => `${x.name} disconnected.`));
+  return el('tr', {'data-id': x.id, 'data-name': x.name},
+    el('td', {}, el('a', {href: `#/${kind}/${encodeURIComponent(x.id)}`, text: x.name})),
+    el('td', {class: 'mono', text: x.id}), el('td', {class: 'actions'}, off));
+}
+
+// The connect form of an entity page: connects the picked entries to this one.
+function connectForm(form, pick, pair, what, reload) {
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    if (!pick.selected.size) { showFormError(form, new Error(`Pick at least one ${what} to connect.`)); return; }
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const names = [...pick.selected.values()];
+      await api('POST', '/api/v1/connect', pair([...pick.selected.keys()]));
+      notify(`Connected: ${names.join(', ')}.`);
+      pick.clear();
+      await reload();
+    } catch (e) {
+      showFormError(form, explained(e));
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
+// Shows "not found" (or another error) in place of an entity page's body.
+function entityMissing(prefix, id, e) {
+  $(`#${prefix}-body`).hidden = true;
+  const box = $(`#${prefix}-missing`);
+  box.textContent = e.status === 404 ? `There is no ${prefix} "${id}" (or it belongs to another organization).` : explained(e).message;
+  box.hidden = false;
+}
+
+// An entity page after its entity was deleted from it.
+function entityGone(prefix, x) {
+  $(`#${prefix}-body`).hidden = true;
+  const box = $(`#${prefix}-missing`);
+  box.replaceChildren(`${prefix[0].toUpperCase()}${prefix.slice(1)} ${x.name} (${x.id}) was deleted. `,
+                      el('a', {href: `#/${prefix}s`, text: `Back to the ${prefix}s`}));
+  box.hidden = false;
+}
+
+async function showThing(id) {
+  $('#thing-missing').hidden = true;
+  $('#thing-body').hidden = true;
+  $('#thing-title').textContent = 'Thing';
+  state.thingId = id;
+  let t;
+  try { t = await api('GET', `/api/v1/things/${encodeURIComponent(id)}`); } catch (e) {
+    if (e.status !== 401 && state.thingId === id) entityMissing('thing', id, e);
+    return;
+  }
+  if (state.page !== 'thing' || state.thingId !== id) return;
+  const draw = (x) => {
+    $('#thing-title').textContent = `Thing ${x.name}`;
+    details($('#thing-details'), [['Id', x.id, 'thing-id'], ['Organization', x.org], ['Key', `${x.key_hint}… (rotated ${fmtTime(x.key_rotated_at)})`, 'key-hint'],
+                                  ['Created', fmtTime(x.created_at)], ['Updated', fmtTime(x.updated_at)]]);
+  };
+  draw(t);
+  $('#thing-body').hidden = false;
+  editForm($('#thing-edit-form'), $('#thing-edit-fields'), 'things', t, async (saved) => { Object.assign(t, saved); draw(t); });
+  const pair = (channelIds) => ({thing_ids: [t.id], channel_ids: [].concat(channelIds)});
+  const connected = new PagedList('channels', $('#thing-channels'), $('#thing-channels-pager'),
+                                  (c) => connectedRow('channel', c, pair, () => connected.load()), 'Not connected to any channel: it cannot send.', 3);
+  connected.query = () => ({connected: t.id});
+  const pick = picker($('#thing-connect-picker'), 'channels', 'Channels', () => (platformMember() ? {org: t.org} : {}));
+  connectForm($('#thing-connect-form'), pick, pair, 'channel', () => connected.load());
+  $('#thing-rotate').onclick = async () => {
+    const b = $('#thing-rotate');
+    if (!await confirmDialog(`Rotate the key of ${t.name}?`, el('p', {text: 'The current key stops working at once. The new key is shown once.'}), 'Rotate')) return;
+    b.disabled = true;
+    try {
+      const r = await api('POST', `/api/v1/things/${encodeURIComponent(t.id)}/key`);
+      Object.assign(t, r);
+      draw(t);
+      notify(`The key of ${t.name} was rotated; the old key no longer works.`);
+      await showKeys([r], `The new key of ${t.name}`);
+    } catch (e) {
+      if (e.status !== 401) notify(`Could not rotate the key: ${explained(e).message}`);
+    } finally {
+      b.disabled = false;
+    }
+  };
+  $('#thing-delete').onclick = async () => {
+    if (await removeEntry('things', 'thing', t, $('#thing-delete'), 'Its connections go with it, and its key stops working at once.')) entityGone('thing', t);
+  };
+  await Promise.all([connected.load(), pick.reload()]);
+}
+
+// ---- Channels
+
+async function createChannel(event) {
+  event.preventDefault();
+  const form = event.target;
+  clearFormErrors(form);
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    const made = await api('POST', '/api/v1/channels', entityBody($('#channel-fields')));
+    for (const k of ['name', 'id', 'metadata']) inputOf($('#channel-fields'), k).value = '';
+    notify(`Channel ${made.name} created (id ${made.id}).`);
+    await lists.channels.load();
+  } catch (e) {
+    showFormError(form, explained(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function channelRow(c) {
+  const del = el('button', {type: 'button', class: 'danger operator-only', 'data-action': 'delete', text: 'Delete…', 'aria-label': `Delete channel ${c.name}…`});
+  del.addEventListener('click', async () => {
+    if (await removeEntry('channels', 'channel', c, del, 'Its connections go with it.')) await lists.channels.load();
+  });
+  return el('tr', {'data-channel': c.id, 'data-name': c.name},
+    el('td', {}, el('a', {href: `#/channel/${encodeURIComponent(c.id)}`, text: c.name}), el('span', {class: 'sub mono', text: c.id})),
+    el('td', {text: c.org}), metadataCell(c.metadata), el('td', {text: fmtTime(c.updated_at)}),
+    el('td', {class: 'actions'}, el('a', {href: `#/channel/${encodeURIComponent(c.id)}`, text: 'Open', 'aria-label': `Open channel ${c.name}`}), ' ', del));
+}
+
+async function showChannels() {
+  if (!$('#channel-fields').children.length && canProvision()) await entityFields($('#channel-fields'));
+  const org = inputOf($('#channel-fields'), 'org');
+  if (org) await fillOrgSelect(org, false, org.value || 'platform');
+  await fillOrgSelect($('#channels-org'), true);
+  await lists.channels.load();
+}
+
+// How a thing sends on channel `id`: the HTTP adapter's route and a curl line.
+async function channelUsage(id) {
+  const url = `${location.origin}/channels/${encodeURIComponent(id)}/messages`;
+  const curl = [`curl -X POST '${url}' \\`, "  -H 'Authorization: Thing <key>' \\",
+                "  -H 'Content-Type: application/senml+json' \\",
+                `  -d '[{"n": "temperature", "u": "Cel", "v": 21.5}]'`].join('\n');
+  const services = await api('GET', '/api/v1/services').catch(() => null);
+  const adapterOff = services && !services.services.some((s) => s.type === 'platform');
+  $('#channel-usage').replaceChildren(...[
+    el('p', {}, 'A connected thing sends with its key: ', el('code', {'data-testid': 'usage-route', text: `POST /channels/${id}/messages`}),
+       ' (or ', el('code', {text: `…/messages/<subtopic>`}), '), with ', el('code', {text: 'Authorization: Thing <key>'}),
+       '. The answer is 202 once the values are stored; 401 for a wrong key, 403 when the thing is not connected.'),
+    el('pre', {class: 'mono', 'data-testid': 'usage-curl', text: curl}),
+    el('p', {class: 'hint', text: 'The body is SenML JSON, or a JSON object with one value per member ({"temperature": 21.5}). The series are named <channel id>.<name>.'}),
+    adapterOff ? el('p', {class: 'error', 'data-testid': 'adapter-off',
+                          text: 'This Sluice has no source of type "platform": the adapter refuses every message (503) until one is configured.'}) : null,
+  ].filter(Boolean));
+}
+
+async function showChannel(id) {
+  $('#channel-missing').hidden = true;
+  $('#channel-body').hidden = true;
+  $('#channel-title').textContent = 'Channel';
+  state.channelId = id;
+  let c;
+  try { c = await api('GET', `/api/v1/channels/${encodeURIComponent(id)}`); } catch (e) {
+    if (e.status !== 401 && state.channelId === id) entityMissing('channel', id, e);
+    return;
+  }
+  if (state.page !== 'channel' || state.channelId !== id) return;
+  const draw = (x) => {
+    $('#channel-title').textContent = `Channel ${x.name}`;
+    details($('#channel-details'), [['Id', x.id, 'channel-id'], ['Organization', x.org], ['Created', fmtTime(x.created_at)], ['Updated', fmtTime(x.updated_at)]]);
+  };
+  draw(c);
+  $('#channel-body').hidden = false;
+  editForm($('#channel-edit-form'), $('#channel-edit-fields'), 'channels', c, async (saved) => { Object.assign(c, saved); draw(c); });
+  const pair = (thingIds) => ({thing_ids: [].concat(thingIds), channel_ids: [c.id]});
+  const connected = new PagedList('things', $('#channel-things'), $('#channel-things-pager'),
+                                  (t) => connectedRow('thing', t, pair, () => connected.load()), 'No thing is connected: nothing can send here.', 3);
+  connected.query = () => ({connected: c.id});
+  const pick = picker($('#channel-connect-picker'), 'things', 'Things', () => (platformMember() ? {org: c.org} : {}));
+  connectForm($('#channel-connect-form'), pick, pair, 'thing', () => connected.load());
+  $('#channel-delete').onclick = async () => {
+    if (await removeEntry('channels', 'channel', c, $('#channel-delete'), 'Its connections go with it.')) entityGone('channel', c);
+  };
+  await Promise.all([channelUsage(c.id), connected.load(), pick.reload()]);
+}
+
+// ---- Connections (bulk)
+
+const connections = {things: null, channels: null};
+
+function connectionPairs() {
+  const n = connections.things.selected.size * connections.channels.selected.size;
+  $('#connections-pairs').textContent = n
+    ? `${fmtNum(connections.things.selected.size)} thing(s) × ${fmtNum(connections.channels.selected.size)} channel(s) = ${fmtNum(n)} pair(s)${n > MAX_PAIRS ? `: at most ${fmtNum(MAX_PAIRS)} at once` : ''}`
+    : 'Pick at least one thing and one channel.';
+  return n;
+}
+
+async function connectPicked(connect) {
+  const form = $('#connections-form');
+  clearFormErrors(form);
+  const n = connectionPairs();
+  if (!n || n > MAX_PAIRS) { showFormError(form, new Error($('#connections-pairs').textContent)); return; }
+  const things = [...connections.things.selected.values()];
+  const channels = [...connections.channels.selected.values()];
+  if (!connect && !await confirmDialog('Disconnect?', el('p', {text: `${things.join(', ')} will no longer be able to send on ${channels.join(', ')}.`}), 'Disconnect')) return;
+  const button = connect ? $('#connections-connect') : $('#connections-disconnect');
+  button.disabled = true;
+  try {
+    const r = await api('POST', `/api/v1/${connect ? 'connect' : 'disconnect'}`,
+                        {thing_ids: [...connections.things.selected.keys()], channel_ids: [...connections.channels.selected.keys()]});
+    notify(connect ? `Connected ${fmtNum(r.connected)} pair(s): ${things.join(', ')} to ${channels.join(', ')}.`
+                   : `Disconnected ${fmtNum(r.disconnected)} pair(s): ${things.join(', ')} from ${channels.join(', ')}.`);
+  } catch (e) {
+    showFormError(form, explained(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function showConnections() {
+  const org = $('#connections-org');
+  const scope = () => (platformMember() && org.value ? {org: org.value} : {});
+  if (!connections.things) {
+    connections.things = picker($('#connections-things'), 'things', 'Things', scope, connectionPairs);
+    connections.channels = picker($('#connections-channels'), 'channels', 'Channels', scope, connectionPairs);
+  }
+  await fillOrgSelect(org, true);
+  await Promise.all([connections.things.reload(), connections.channels.reload()]);
+}
+
+const lists = {};
+
+function initPlatform() {
+  lists.orgs = new PagedList('orgs', $('#orgs-table'), $('#orgs-pager'), orgRow, 'No organizations match.', 4);
+  lists.things = new PagedList('things', $('#things-table'), $('#things-pager'), thingRow, 'No things match: create one below.', 6);
+  lists.channels = new PagedList('channels', $('#channels-table'), $('#channels-pager'), channelRow, 'No channels match: create one below.', 5);
+  bindFilter(lists.orgs, $('#orgs-name'));
+  bindFilter(lists.things, $('#things-name'), $('#things-org'), $('#things-size'));
+  bindFilter(lists.channels, $('#channels-name'), $('#channels-org'), $('#channels-size'));
+  $('#org-form').addEventListener('submit', saveOrg);
+  $('#org-new').addEventListener('click', () => { editOrg(null); inputOf($('#org-fields'), 'name').focus(); });
+  $('#org-form .cancel-edit').addEventListener('click', () => editOrg(null));
+  $('#thing-form').addEventListener('submit', createThing);
+  $('#things-bulk-form').addEventListener('submit', createThings);
+  $('#channel-form').addEventListener('submit', createChannel);
+  $('#connections-form').addEventListener('submit', (e) => { e.preventDefault(); connectPicked(true); });
+  $('#connections-disconnect').addEventListener('click', () => connectPicked(false));
+  $('#connections-org').addEventListener('change', () => {
+    connections.things.clear();
+    connections.channels.clear();
+    Promise.all([connections.things.reload(), connections.channels.reload()]).catch((e) => notify(explained(e).message));
+  });
+  // The key is shown once: Escape must not close its dialog by accident, only "Done".
+  $('#key-dialog').addEventListener('cancel', (e) => e.preventDefault());
+}
+
 // ---- Start -----------------------------------------------------------------------------------
 
 async function start() {
@@ -1637,6 +2315,7 @@ async function start() {
     () => api('POST', `/api/v1/sinks/${encodeURIComponent(state.serviceName)}/upload`), (r) => `Upload of ${r.sink} ${r.upload}.`));
   $('#revoke-form').addEventListener('submit', revokeToken);
   initEdgeControl();
+  initPlatform();
   window.addEventListener('hashchange', route);
   window.addEventListener('resize', () => { if (state.chart) redrawChart(); });
 

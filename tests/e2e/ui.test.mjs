@@ -8,7 +8,12 @@
 // builds edge control from the pages (a rule, with a field error first; a notification with a log
 // delivery and its state; the history; a script whose two steps it reorders, saves, reloads and
 // runs; an ACL created and deleted; the control page of a source without control points, and of
-// a Modbus fan: a write refused for its range, a write and an operation done); and
+// a Modbus fan: a write refused for its range, a write and an operation done); provisions the
+// device platform from the Devices pages (an organization; channels; things one at a time and in
+// bulk from CSV, each key read once from its dialog; paging and filters; connections on a thing's
+// page and in bulk; a key rotated; 400s at their field, 409s shown as conflicts) while acting as
+// the device too, sending messages with those keys to POST /channels/<id>/messages (202, then 401
+// for a rotated or deleted key, 403 when not connected); checks what a viewer may see; and
 // fails if the page logged any console error.
 //
 // Usage: node tests/e2e/ui.test.mjs <base url> <user> <password> <screenshot dir>
@@ -65,6 +70,8 @@ let failed = false;
 let page;
 try {
   const context = await browser.newContext({viewport: {width: 1280, height: 860}, colorScheme: 'dark'});
+  // The key dialog's Copy button writes the clipboard; the script reads it back.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], {origin: base});
   page = await context.newPage();
   // Chromium itself logs every 4xx answer as "Failed to load resource"; the one 400 this script
   // provokes on purpose (the bad setting) is expected, once; any other console error fails.
@@ -389,6 +396,288 @@ try {
   await until(async () => (await page.locator('#control-recent tbody').textContent()).includes("operation 'boost'"),
               'the operation is a recent request');
   await shot(page, 'control-fan');
+
+  // ---- Device platform: organizations, channels, things and their keys, connections.
+  // The script is also the device: it sends messages to the HTTP adapter with the keys it read
+  // from the page, and sees them accepted (202) or refused (401 wrong key, 403 not connected).
+  const sendAs = async (key, channel) => {
+    const r = await fetch(`${base}/channels/${encodeURIComponent(channel)}/messages`, {
+      method: 'POST', headers: {Authorization: `Thing ${key}`, 'Content-Type': 'application/json'},
+      body: JSON.stringify({temperature: 21.5, running: true})});
+    return {status: r.status, body: await r.text()};
+  };
+  const expectSend = async (key, channel, status, why) => {
+    const r = await sendAs(key, channel);
+    check(r.status === status, `${why}: a message answered ${status} (got ${r.status}: ${r.body})`);
+    return r;
+  };
+  const keyDialog = page.locator('#key-dialog');
+  // Reads the one key the dialog shows, checks it is shown once with its warning, closes it.
+  const takeKey = async () => {
+    await keyDialog.waitFor({state: 'visible'});
+    check((await keyDialog.textContent()).includes('it will not be shown again'), 'the key dialog warns that the key is shown once');
+    const box = keyDialog.locator('[data-testid=thing-key]');
+    const key = await box.inputValue();
+    check(/^[0-9a-f]{64}$/.test(key), `a key of 64 hex characters (got "${key}")`);
+    return {key, thing: await box.getAttribute('data-thing')};
+  };
+  const closeKeys = async () => {
+    await page.locator('#key-close').click();
+    await keyDialog.waitFor({state: 'hidden'});
+  };
+
+  step('devices: grouped in the navigation; an organization made by the platform admin');
+  const devices = page.locator('#nav .nav-group');
+  check((await devices.locator('.nav-label').textContent()) === 'Devices', 'a Devices group in the navigation');
+  const deviceLinks = await devices.locator('a:visible').allTextContents();
+  check(JSON.stringify(deviceLinks) === JSON.stringify(['Things', 'Channels', 'Connections', 'Organizations']),
+        `the Devices entries (got ${deviceLinks})`);
+  await devices.locator('a[data-page=orgs]').click();
+  await page.locator('#orgs-table tr[data-org="platform"]').waitFor();
+  const orgFields = page.locator('#org-fields');
+  await orgFields.locator('[data-key=name]').fill('Acme');
+  await orgFields.locator('[data-key=id]').fill('acme');
+  await orgFields.locator('[data-key=metadata]').fill('{"site": ');
+  await page.locator('#org-form button[type=submit]').click();
+  const metadataError = page.locator('#org-form [data-field-error=metadata]');
+  await metadataError.waitFor({state: 'visible'});
+  check((await metadataError.textContent()).includes('not JSON'), 'bad metadata is shown at its field');
+  await orgFields.locator('[data-key=metadata]').fill('{"site": "north"}');
+  await page.locator('#org-form button[type=submit]').click();
+  const acmeRow = page.locator('#orgs-table tr[data-org="acme"]');
+  await acmeRow.waitFor();
+  check((await acmeRow.textContent()).includes('"site":"north"'), 'the organization lists its metadata');
+  check(!(await metadataError.isVisible()), 'the metadata error is gone after a good save');
+  await acmeRow.locator('[data-action=edit]').click();
+  await orgFields.locator('[data-key=name]').fill('Acme Corp');
+  await page.locator('#org-form button[type=submit]').click();
+  await until(async () => (await acmeRow.textContent()).includes('Acme Corp'), 'the renamed organization');
+  await shot(page, 'orgs');
+
+  step('channels: one of the platform, one of acme');
+  await devices.locator('a[data-page=channels]').click();
+  const channelFields = page.locator('#channel-fields');
+  await until(async () => (await channelFields.locator('[data-key=org] option').allTextContents()).some((t) => t.includes('acme')),
+              'acme among the channel form\'s organizations');
+  await channelFields.locator('[data-key=name]').fill('line-1');
+  await channelFields.locator('[data-key=metadata]').fill('{"hall": 3}');
+  await page.locator('#channel-form button[type=submit]').click();
+  const lineRow = page.locator('#channels-table tr[data-name="line-1"]');
+  await lineRow.waitFor();
+  const channel = await lineRow.getAttribute('data-channel');
+  await channelFields.locator('[data-key=name]').fill('acme-line');
+  await channelFields.locator('[data-key=org]').selectOption('acme');
+  await page.locator('#channel-form button[type=submit]').click();
+  const acmeLine = page.locator('#channels-table tr[data-name="acme-line"]');
+  await acmeLine.waitFor();
+  check((await acmeLine.locator('td').nth(1).textContent()) === 'acme', 'acme-line belongs to acme');
+  await shot(page, 'channels');
+
+  step('things: a missing name shown at its field; one created, its key shown once');
+  await devices.locator('a[data-page=things]').click();
+  const thingFields = page.locator('#thing-fields');
+  await thingFields.locator('[data-key=name]').waitFor();
+  expectFailure(`${base}/api/v1/things`, 400);
+  await page.locator('#thing-form button[type=submit]').click();
+  const nameError = page.locator('#thing-form [data-field-error=name]');
+  await nameError.waitFor({state: 'visible'});
+  check((await nameError.textContent()).includes('missing'), `the API's error at the name (${await nameError.textContent()})`);
+  check((await thingFields.locator('[data-key=name]').getAttribute('aria-invalid')) === 'true', 'the name is marked invalid');
+  await thingFields.locator('[data-key=name]').fill('pump-1');
+  await page.locator('#thing-form button[type=submit]').click();
+  const first = await takeKey();
+  const thing = first.thing;
+  let key = first.key;
+  await page.keyboard.press('Escape');  // the only copy of the key must not close by accident
+  check(await keyDialog.isVisible(), 'Escape does not close the key dialog');
+  await page.locator('#key-copy').click();
+  await until(async () => (await page.locator('#key-copied').textContent()) !== '', 'an answer to Copy');
+  check((await page.locator('#key-copied').textContent()) === 'Copied to the clipboard.', `the key copied (${await page.locator('#key-copied').textContent()})`);
+  check((await page.evaluate(() => navigator.clipboard.readText())) === key, 'the clipboard holds the key');
+  await shot(page, 'thing-key');
+  await closeKeys();
+  const pumpRow = page.locator(`#things-table tr[data-thing="${thing}"]`);
+  await pumpRow.waitFor();
+  check((await pumpRow.textContent()).includes(`${key.slice(0, 4)}…`), 'the list shows the key\'s first characters');
+  check(!(await page.evaluate((k) => document.documentElement.outerHTML.includes(k) ||
+                                      [...document.querySelectorAll('input, textarea')].some((i) => i.value.includes(k)), key)),
+        'the key is gone from the page once its dialog is closed');
+
+  step('things in bulk: an error names its line; then 12 from CSV, their keys shown once as CSV');
+  const bulkNames = page.locator('#things-bulk-fields [data-key=names]');
+  await bulkNames.fill(`sensor-00\n\n${'x'.repeat(129)}\n`);
+  expectFailure(`${base}/api/v1/things`, 400);
+  await page.locator('#things-bulk-form button[type=submit]').click();
+  const bulkError = page.locator('#things-bulk-form [data-field-error=names]');
+  await bulkError.waitFor({state: 'visible'});
+  check((await bulkError.textContent()).startsWith('line 3 '), `the error names line 3 (${await bulkError.textContent()})`);
+  const matching = (name) => page.evaluate(async (n) => (await (await fetch(`/api/v1/things?name=${n}`)).json()).total, name);
+  check((await matching('sensor-00')) === 0, 'a refused bulk creates none');
+  const sensors = Array.from({length: 12}, (_, i) => `sensor-${String(i + 1).padStart(2, '0')}`);
+  // CSV with a header: the names and the ids (s01 ...) they get; other columns are left out.
+  await bulkNames.fill(['name,id,note', ...sensors.map((s) => `${s},s${s.slice(-2)},hall 3`)].join('\n'));
+  await page.locator('#things-bulk-form button[type=submit]').click();
+  await keyDialog.waitFor({state: 'visible'});
+  check((await keyDialog.textContent()).includes('it will not be shown again'), 'the bulk keys are shown once');
+  const csvRows = (await keyDialog.locator('[data-testid=thing-keys]').inputValue()).trim().split('\n');
+  check(csvRows[0] === 'name,id,key' && csvRows.length === 13, `a CSV of 12 things (got ${csvRows.length - 1} rows)`);
+  const sensorKeys = Object.fromEntries(csvRows.slice(1).map((r) => { const [n, id, k] = r.split(','); return [n, {id, key: k}]; }));
+  check(sensors.every((s) => /^[0-9a-f]{64}$/.test(sensorKeys[s]?.key ?? '') && sensorKeys[s].id === `s${s.slice(-2)}`),
+        'every sensor has its key and the id of its CSV row');
+  await closeKeys();
+
+  step('things list: a name filter in any case, pages of 10, an organization filter');
+  await page.selectOption('#things-size', '10');
+  await page.fill('#things-name', 'SENSOR');
+  const thingsRange = page.locator('#things-pager [data-testid=range]');
+  await until(async () => (await thingsRange.textContent()) === '1–10 of 12', 'the first page of 12 sensors');
+  check(await page.locator('#things-table tbody tr[data-thing]').count() === 10, 'ten rows on the first page');
+  check(await page.locator('#things-pager [data-action=prev]').isDisabled(), 'no page before the first');
+  await page.locator('#things-pager [data-action=next]').click();
+  await until(async () => (await thingsRange.textContent()) === '11–12 of 12', 'the second page');
+  check(JSON.stringify(await page.locator('#things-table tbody tr[data-thing]').evaluateAll((rs) => rs.map((r) => r.dataset.name))) ===
+        JSON.stringify(['sensor-11', 'sensor-12']), 'the second page holds the last two');
+  check(await page.locator('#things-pager [data-action=next]').isDisabled(), 'no page after the last');
+  await shot(page, 'things-page-2');
+  await page.selectOption('#things-org', 'acme');
+  await until(async () => (await page.locator('#things-table tbody').textContent()).includes('No things match'), 'no things of acme');
+  await page.selectOption('#things-org', {index: 0});  // all organizations
+  await page.fill('#things-name', '');
+  await pumpRow.waitFor();
+
+  step('a thing\'s page: not connected is 403; connected, its message is accepted (202)');
+  await pumpRow.locator('a').first().click();
+  await until(async () => (await page.locator('#thing-details [data-testid=thing-id]').textContent()) === thing, 'the page of pump-1');
+  check((await page.locator('#nav a[aria-current=page]').textContent()) === 'Things', 'Things is the current entry');
+  await expectSend(key, channel, 403, 'before connecting');
+  await expectSend('0'.repeat(64), channel, 401, 'a key no thing has');
+  const thingChannels = page.locator('#thing-channels');
+  await until(async () => (await thingChannels.textContent()).includes('Not connected'), 'no channel yet');
+  await page.locator('#thing-connect-picker li[data-name="line-1"] input').check();
+  await page.locator('#thing-connect-form button[type=submit]').click();
+  await thingChannels.locator('tr[data-name="line-1"]').waitFor();
+  const accepted = await expectSend(key, channel, 202, 'connected');
+  check(JSON.parse(accepted.body).samples === 2, `both values stored (${accepted.body})`);
+  await shot(page, 'thing');
+
+  step('edit the thing: a name too long is shown at its field; metadata saved');
+  const thingEdit = page.locator('#thing-edit-fields');
+  await thingEdit.locator('[data-key=name]').fill('p'.repeat(129));
+  expectFailure(`${base}/api/v1/things/${thing}`, 400);
+  await page.locator('#thing-edit-form button[type=submit]').click();
+  await page.locator('#thing-edit-form [data-field-error=name]').waitFor({state: 'visible'});
+  await thingEdit.locator('[data-key=name]').fill('pump-1');
+  await thingEdit.locator('[data-key=metadata]').fill('{"model": "P3"}');
+  await page.locator('#thing-edit-form button[type=submit]').click();
+  await until(async () => (await page.locator('#notice').textContent()) === 'pump-1 saved.', 'the thing saved');
+  await page.reload();
+  await until(async () => (await page.locator('#thing-edit-fields [data-key=metadata]').inputValue()).includes('"model": "P3"'),
+              'the saved metadata after a reload');
+
+  step('rotate the key in the page: the old key gets 401, the new one 202');
+  await page.locator('#thing-rotate').click();
+  await page.locator('#confirm').waitFor({state: 'visible'});
+  check((await page.locator('#confirm').textContent()).includes('pump-1'), 'the confirmation names the thing');
+  await page.locator('#confirm-ok').click();
+  const rotated = await takeKey();
+  check(rotated.thing === thing && rotated.key !== key, 'a new key for the same thing');
+  await closeKeys();
+  await expectSend(key, channel, 401, 'the old key after the rotation');
+  key = rotated.key;
+  await expectSend(key, channel, 202, 'the new key');
+  await until(async () => (await page.locator('#thing-details [data-testid=key-hint]').textContent()).startsWith(key.slice(0, 4)),
+              'the page shows the new key\'s first characters');
+
+  step('the channel\'s page: how to send, and its connected things');
+  await thingChannels.locator('tr[data-name="line-1"] a').click();
+  await until(async () => (await page.locator('#channel-details [data-testid=channel-id]').textContent()) === channel, 'the page of line-1');
+  const curl = await page.locator('[data-testid=usage-curl]').textContent();
+  check(curl.includes(`'${base}/channels/${channel}/messages'`) && curl.includes("Authorization: Thing <key>"),
+        `the curl example names the URL and the key header (${curl})`);
+  check((await page.locator('[data-testid=usage-route]').textContent()) === `POST /channels/${channel}/messages`, 'the route');
+  check(await page.locator('[data-testid=adapter-off]').count() === 0, 'the adapter is on (a platform source runs)');
+  await page.locator('#channel-things tr[data-name="pump-1"]').waitFor();
+  await shot(page, 'channel');
+
+  step('connections page: two sensors to line-1 at once, then disconnected at once');
+  await devices.locator('a[data-page=connections]').click();
+  const pickThings = page.locator('#connections-things');
+  await pickThings.locator('input[type=search]').fill('sensor-0');
+  await until(async () => (await pickThings.locator('li[data-id]').count()) === 9, 'nine sensor-0x things to pick');
+  await pickThings.locator('li[data-name="sensor-01"] input').check();
+  await pickThings.locator('li[data-name="sensor-02"] input').check();
+  await page.locator('#connections-channels li[data-name="line-1"] input').check();
+  check((await page.locator('#connections-pairs').textContent()).startsWith('2 thing(s) × 1 channel(s) = 2 pair(s)'), 'two pairs picked');
+  await page.locator('#connections-connect').click();
+  await until(async () => (await page.locator('#notice').textContent()).startsWith('Connected 2 pair(s)'), 'the connect answered');
+  await expectSend(sensorKeys['sensor-01'].key, channel, 202, 'sensor-01 connected in bulk');
+  await expectSend(sensorKeys['sensor-02'].key, channel, 202, 'sensor-02 connected in bulk');
+  await expectSend(sensorKeys['sensor-03'].key, channel, 403, 'sensor-03, not picked');
+  await shot(page, 'connections');
+  await page.locator('#connections-disconnect').click();
+  await page.locator('#confirm').waitFor({state: 'visible'});
+  await page.locator('#confirm-ok').click();
+  await until(async () => (await page.locator('#notice').textContent()).startsWith('Disconnected 2 pair(s)'), 'the disconnect answered');
+  await expectSend(sensorKeys['sensor-01'].key, channel, 403, 'sensor-01 disconnected in bulk');
+  step('connections page: a thing and a channel of different organizations is a conflict (409)');
+  await page.locator('#connections-channels li[data-name="line-1"] input').uncheck();
+  await page.locator('#connections-channels li[data-name="acme-line"] input').check();
+  expectFailure(`${base}/api/v1/connect`, 409);
+  await page.locator('#connections-connect').click();
+  const connectError = page.locator('#connections-form .form-error');
+  await connectError.waitFor({state: 'visible'});
+  check((await connectError.textContent()).startsWith('Conflict: '), `the 409 shown as a conflict (${await connectError.textContent()})`);
+
+  step('disconnect on the thing\'s page: 403; delete it: 401');
+  await page.goto(`${base}/#/thing/${encodeURIComponent(thing)}`);
+  await thingChannels.locator('tr[data-name="line-1"]').waitFor();
+  await thingChannels.locator('tr[data-name="line-1"] [data-action=disconnect]').click();
+  await until(async () => (await thingChannels.textContent()).includes('Not connected'), 'line-1 gone from the thing\'s channels');
+  await expectSend(key, channel, 403, 'after the disconnect');
+  await page.locator('#thing-delete').click();
+  await page.locator('#confirm').waitFor({state: 'visible'});
+  await page.locator('#confirm-ok').click();
+  await until(async () => (await page.locator('#thing-missing').textContent()).includes('was deleted'), 'the thing deleted');
+  await expectSend(key, channel, 401, 'the deleted thing\'s key');
+  expectFailure(`${base}/api/v1/things/${thing}`, 404);
+  await page.reload();
+  await until(async () => (await page.locator('#thing-missing').textContent()).startsWith('There is no thing'), 'a deleted thing\'s page says so');
+
+  step('an organization with a channel cannot be deleted (409); without, it can');
+  await devices.locator('a[data-page=orgs]').click();
+  await acmeRow.waitFor();
+  expectFailure(`${base}/api/v1/orgs/acme`, 409);
+  await acmeRow.locator('[data-action=delete]').click();
+  await page.locator('#confirm-ok').click();
+  await until(async () => (await page.locator('#notice').textContent()).startsWith('Could not delete organization Acme Corp: Conflict: '),
+              'the 409 shown in the notice');
+  await devices.locator('a[data-page=channels]').click();
+  await acmeLine.locator('[data-action=delete]').click();
+  await page.locator('#confirm-ok').click();
+  await acmeLine.waitFor({state: 'detached'});
+  await devices.locator('a[data-page=orgs]').click();
+  await acmeRow.locator('[data-action=delete]').click();
+  await page.locator('#confirm-ok').click();
+  await acmeRow.waitFor({state: 'detached'});
+  check((await page.locator('#notice').textContent()) === 'Organization Acme Corp deleted.', 'the notice reports the delete');
+
+  step('a viewer sees the devices but changes nothing, and no Organizations page');
+  const viewerContext = await browser.newContext({viewport: {width: 1280, height: 860}});
+  const viewer = await viewerContext.newPage();
+  viewer.on('pageerror', (e) => consoleErrors.push(`uncaught (viewer): ${e.message}`));
+  await viewer.goto(base + '/');
+  await viewer.fill('#login-user', 'viewer1');
+  await viewer.fill('#login-password', 'a viewer password');
+  await viewer.locator('#login-form button[type=submit]').click();
+  await viewer.locator('#page-overview').waitFor({state: 'visible'});
+  check(!(await viewer.locator('#nav a[data-page=orgs]').isVisible()), 'no Organizations entry for a viewer');
+  await viewer.goto(base + '/#/orgs');
+  await viewer.locator('#page-overview').waitFor({state: 'visible'});
+  await viewer.goto(base + '/#/things');
+  await viewer.locator('#things-table tr[data-name="sensor-01"]').waitFor();
+  check(!(await viewer.locator('#thing-form').isVisible()) && !(await viewer.locator('#things-table [data-action=delete]').first().isVisible()),
+        'a viewer has no create form and no delete buttons');
+  await viewerContext.close();
 
   check(consoleErrors.length === 0, `no console errors, got:\n  ${consoleErrors.join('\n  ')}`);
   step('all checks passed');

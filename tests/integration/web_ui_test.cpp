@@ -4,8 +4,10 @@
 // RUNNING/HEALTHY, the series chart move, a session paused and unpaused, a purge confirmed, a bad
 // setting's error next to its field, edge control built from its pages, a set point written
 // and an operation run on a real Modbus device (pymodbus) from the control page (read back here
-// from the device), and no console error. Its screenshots are kept in
-// <build>/test-artifacts/web_ui/ (copied there whether the test passes or fails).
+// from the device), the device platform provisioned from its pages (an organization, a channel,
+// things with their keys shown once, connections) with the script sending messages with those
+// keys to the HTTP adapter (the platform source "things"), and no console error. Its screenshots
+// are kept in <build>/test-artifacts/web_ui/ (copied there whether the test passes or fails).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -92,6 +94,9 @@ values = [
 operations = [
   { name = "boost", writes = [{ name = "speed", value = 1500 }, { name = "on", value = true }] },
 ]
+[[sources]]
+name = "things"
+type = "platform"
 [[sinks]]
 name = "lake"
 type = "files"
