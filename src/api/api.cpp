@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/bodies.h"
+#include "api/bootstrap_api.h"
 #include "api/control_api.h"
 #include "api/edge_api.h"
 #include "api/openapi.h"
@@ -93,6 +94,7 @@ Api::Api(runtime::Runtime& runtime, ApiOptions options) : runtime_(runtime), opt
     register_platform_routes(router_, *options_.platform);
     register_platform_adapter_routes(router_, runtime_, *options_.platform);
   }
+  if (options_.bootstrap != nullptr) register_bootstrap_routes(router_, *options_.bootstrap);
   register_static_routes(router_, default_web_dir());  // the web UI at /, after every route
 }
 

@@ -13,6 +13,7 @@
 #include "auth/auth.h"
 #include "auth/oidc.h"
 #include "control/control_plane.h"
+#include "platform/bootstrap.h"
 #include "platform/registry.h"
 #include "runtime/runtime.h"
 
@@ -31,6 +32,8 @@ struct ApiOptions {
   platform::Registry* platform = nullptr;
   // Single sign-on: bearer JWTs of an OpenID Connect issuer ([api.oidc]); null: off.
   auth::OidcVerifier* oidc = nullptr;
+  // Device bootstrap configs (with `platform`); null: no bootstrap routes.
+  platform::BootstrapStore* bootstrap = nullptr;
 };
 
 class Api {

@@ -448,9 +448,6 @@ void register_platform_routes(Router& router, platform::Registry& registry) {
   }
 }
 
-namespace {
-
-// The key of "Authorization: Thing <key>"; "" if the header is not of that form.
 std::string thing_key(const HttpRequest& r) {
   const std::string h = r.header("authorization");
   constexpr std::string_view kScheme = "thing ";
@@ -468,6 +465,8 @@ HttpResponse thing_unauthorized(std::string_view message) {
   r.headers.emplace_back("WWW-Authenticate", "Thing realm=\"sluice\"");
   return r;
 }
+
+namespace {
 
 HttpResponse post_message(runtime::Runtime& rt, platform::Registry& reg, const HttpRequest& r,
                           const std::string& channel, const std::string& subtopic) {

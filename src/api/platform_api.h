@@ -34,6 +34,12 @@ void register_platform_routes(Router& router, platform::Registry& registry);
 void register_platform_adapter_routes(Router& router, runtime::Runtime& runtime,
                                       platform::Registry& registry);
 
+// The key of "Authorization: Thing <key>" (the scheme in any case); "" if the header is not of
+// that form. The HTTP adapter and the bootstrap routes authenticate devices with it.
+std::string thing_key(const HttpRequest& request);
+// A 401 answer for a device, with "WWW-Authenticate: Thing".
+HttpResponse thing_unauthorized(std::string_view message);
+
 // The caller's scope from the request's x-sluice-org header ("" or absent: the platform's).
 platform::Scope scope_of(const HttpRequest& request);
 

@@ -6,6 +6,7 @@
 #include "link/forward_sink.h"
 #include "link/receiver.h"
 #include "platform/platform_source.h"
+#include "sinks/channel/channel_sink.h"
 #include "sinks/files/files_sink.h"
 #include "sources/modbus/modbus_source.h"
 #include "sources/mqtt/mqtt_source.h"
@@ -31,6 +32,7 @@ runtime::SourceTypes make_source_types(std::shared_ptr<const platform::RegistryL
   platform::register_platform_source(t, std::move(registry));
   t.add_sink(sinks::files::files_sink_type());
   t.add_sink(link::forward_sink_type());
+  t.add_sink(sinks::channel::channel_sink_type());
   control::register_documents(t);
   return t;
 }

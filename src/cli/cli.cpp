@@ -11,12 +11,23 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/api.h"
@@ -27,6 +38,8 @@
 #include "cli/builtin_sources.h"
 #include "control/control_plane.h"
 #include "io/env.h"
+#include "platform/bootstrap.h"
+#include "platform/edge_bootstrap.h"
 #include "platform/registry.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
@@ -71,7 +84,52 @@ int cmd_validate(const std::string& path) {
   return kExitOk;
 }
 
-int cmd_run(const std::string& path, const std::string& log_level_flag) {
+// `sluice run --bootstrap`: what cmd_run() does besides running the config it was given.
+struct EdgeRun {
+  // A refused channel sink (401/403) asks for a new bootstrap no sooner than this after start.
+  std::chrono::seconds rebootstrap_after{30};
+};
+// cmd_run's answer when the edge must bootstrap again (SIGHUP, or its forwarding refused).
+constexpr int kExitRebootstrap = -1;
+
+// Watches an edge's channel sinks: once one says the central refused its key ("credentials"
+// "refused") and `after` has passed since the start, sends this process SIGHUP, which cmd_run
+// answers with a graceful stop and a new bootstrap.
+class RefusalWatcher {
+ public:
+  RefusalWatcher(runtime::Runtime& rt, std::chrono::seconds after)
+      : thread_([this, &rt, after](std::stop_token stop) { watch(rt, after, stop); }) {}
+
+ private:
+  void watch(runtime::Runtime& rt, std::chrono::seconds after, const std::stop_token& stop) {
+    const auto started = std::chrono::steady_clock::now();
+    std::mutex mu;
+    std::condition_variable cv;
+    std::stop_callback wake(stop, [&] {
+      std::lock_guard lock(mu);
+      cv.notify_all();
+    });
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return stop.stop_requested(); })) {
+      if (std::chrono::steady_clock::now() - started < after) continue;
+      for (const runtime::SinkStatus& sink : rt.sinks()) {
+        if (sink.type != "channel") continue;
+        for (const runtime::SinkDetail& d : sink.details) {
+          if (d.name == "credentials" && d.value == "refused") {
+            spdlog::warn("sink '{}': the central refused this thing's key; bootstrapping again",
+                         sink.name);
+            ::kill(::getpid(), SIGHUP);
+            return;
+          }
+        }
+      }
+    }
+  }
+  std::jthread thread_;
+};
+
+int cmd_run(const std::string& path, const std::string& log_level_flag,
+            const EdgeRun* edge = nullptr) {
   std::vector<runtime::ConfigError> errors;
   // Platform sources (the MQTT adapter) find the device registry through this once it is open.
   auto registry_link = std::make_shared<platform::RegistryLink>();
@@ -88,6 +146,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  if (edge != nullptr) sigaddset(&stop_signals, SIGHUP);  // bootstrap again
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   api::WriterTokens writer_tokens;
@@ -113,6 +172,7 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   (*control_plane)->start();
   std::unique_ptr<auth::Auth> auth;
   std::unique_ptr<platform::Registry> platform_registry;  // outlives the routes below
+  std::unique_ptr<platform::BootstrapStore> bootstrap;    // uses the registry
   std::unique_ptr<auth::OidcVerifier> oidc;
   std::unique_ptr<api::Api> api_routes;
   std::unique_ptr<api::HttpServer> server;
@@ -157,6 +217,16 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
     }
     platform_registry = std::move(registry).value();
     registry_link->set(platform_registry.get());
+    // Device bootstrap configs beside the registry; encrypted answers with [api]'s key.
+    Result<std::unique_ptr<platform::BootstrapStore>> bootstrap_store =
+        platform::open_bootstrap(join_path(config->store.dir, "state.db"), *platform_registry,
+                                 config->api.bootstrap_key_file, SystemClock::instance());
+    if (!bootstrap_store.ok()) {
+      spdlog::critical("device bootstrap: {}", bootstrap_store.status().message());
+      (void)(*rt)->stop();
+      return kExitFailed;
+    }
+    bootstrap = std::move(bootstrap_store).value();
     if (config->api.oidc) {
       Result<std::unique_ptr<auth::OidcVerifier>> verifier =
           auth::OidcVerifier::make(*config->api.oidc, SystemClock::instance());
@@ -173,7 +243,8 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
                               .metrics_public = config->api.metrics_public,
                               .control = control_plane->get(),
                               .platform = platform_registry.get(),
-                              .oidc = oidc.get()});
+                              .oidc = oidc.get(),
+                              .bootstrap = bootstrap.get()});
     api::HttpServerOptions o;
     o.address = config->api.address;
     o.port = config->api.port;
@@ -202,10 +273,17 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
   spdlog::info("sluice {} running with {} ({} sources); stop with Ctrl-C or SIGTERM", kVersion,
                path, config->sources.size());
 
+  std::optional<RefusalWatcher> watcher;
+  if (edge != nullptr) watcher.emplace(**rt, edge->rebootstrap_after);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  spdlog::info("received {}; stopping gracefully (send it again to exit at once)",
-               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  watcher.reset();
+  if (signal_number == SIGHUP) {
+    spdlog::info("stopping gracefully to bootstrap again");
+  } else {
+    spdlog::info("received {}; stopping gracefully (send it again to exit at once)",
+                 signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  }
   // A second signal now ends the process with the default action.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
@@ -220,7 +298,91 @@ int cmd_run(const std::string& path, const std::string& log_level_flag) {
     return kExitFailed;
   }
   spdlog::info("stopped");
-  return kExitOk;
+  return signal_number == SIGHUP ? kExitRebootstrap : kExitOk;
+}
+
+struct EdgeOptions {
+  platform::EdgeBootstrapOptions fetch;
+  std::string external_key_file;
+  std::string decryption_key_file;
+  std::string dir = "sluice-edge";
+  EdgeRun run;
+};
+
+// Reads a small secret file (surrounding white space dropped).
+Result<std::string> read_secret(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return Status(Code::kIoError, "cannot read " + path);
+  std::string s = text.str();
+  const auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  while (!s.empty() && space(s.back())) s.pop_back();
+  while (!s.empty() && space(s.front())) s.erase(s.begin());
+  if (s.empty()) return Status(Code::kInvalidArgument, path + " is empty");
+  return s;
+}
+
+// Bootstraps (or, offline, takes the last bootstrap's config) and runs; on a request to
+// bootstrap again, starts this program over with the same arguments.
+int cmd_run_edge(EdgeOptions o, const std::string& log_level, char** argv) {
+  if (!o.external_key_file.empty()) {
+    Result<std::string> key = read_secret(o.external_key_file);
+    if (!key.ok()) {
+      spdlog::critical("--external-key-file: {}", key.status().message());
+      return kExitBadInput;
+    }
+    o.fetch.external_key = *key;
+  }
+  if (!o.decryption_key_file.empty()) {
+    Result<std::string> hex = read_secret(o.decryption_key_file);
+    std::string key;
+    for (size_t i = 0; hex.ok() && i + 1 < hex->size(); i += 2) {
+      key.push_back(static_cast<char>(std::stoi(hex->substr(i, 2), nullptr, 16)));
+    }
+    if (!hex.ok() || hex->size() != 2 * platform::kBootstrapKeyBytes ||
+        hex->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      spdlog::critical("--bootstrap-key-file: {} must hold 64 hex characters (a 32-byte key)",
+                       o.decryption_key_file);
+      return kExitBadInput;
+    }
+    o.fetch.decryption_key = key;
+  }
+  const std::string cached = o.dir + "/sluice.toml";
+  std::chrono::seconds backoff(1);
+  std::string path;
+  while (path.empty()) {
+    Result<platform::BootstrapAnswer> answer = platform::fetch_bootstrap(o.fetch);
+    if (answer.ok()) {
+      Result<std::string> text = platform::edge_config(*answer, o.fetch.url);
+      Result<std::string> written =
+          text.ok() ? platform::write_edge_files(o.dir, *answer, *text) : text.status();
+      if (written.ok()) {
+        spdlog::info("bootstrapped from {} as thing {} ({} channel(s)); running {}", o.fetch.url,
+                     answer->thing_id, answer->channels.size(), *written);
+        path = *written;
+        break;
+      }
+      spdlog::error("bootstrap from {}: {}", o.fetch.url, written.status().message());
+    } else {
+      spdlog::error("{}", answer.status().message());
+    }
+    if (std::filesystem::exists(cached)) {
+      spdlog::warn("running the last bootstrap's config, {}, until the central answers", cached);
+      path = cached;
+      break;
+    }
+    spdlog::info("no config from an earlier bootstrap in {}; trying again in {} s", o.dir,
+                 backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::seconds(60));
+  }
+  const int code = cmd_run(path, log_level, &o.run);
+  if (code != kExitRebootstrap) return code;
+  spdlog::info("starting over to bootstrap again");
+  ::execv("/proc/self/exe", argv);
+  spdlog::critical("could not start over (execv: {}); start sluice again", std::strerror(errno));
+  return kExitFailed;
 }
 
 int cmd_inspect(const std::string& dir, bool records) {
@@ -262,7 +424,38 @@ int run_cli(int argc, char** argv) {
 
   std::string config_path;
   CLI::App* run = app.add_subcommand("run", "Run the gateway with a config file");
-  run->add_option("-c,--config", config_path, "The TOML config file")->required();
+  CLI::Option* config_option = run->add_option("-c,--config", config_path, "The TOML config file");
+  // Sluice as a device: the config comes from a central Sluice (platform/edge_bootstrap.h).
+  EdgeOptions edge;
+  int rebootstrap_after_s = 30;
+  CLI::Option* bootstrap_option = run->add_option(
+      "--bootstrap", edge.fetch.url,
+      "Instead of a config file: the central Sluice's URL to bootstrap from (with --external-id "
+      "and --external-key or --external-key-file)");
+  config_option->excludes(bootstrap_option);
+  run->add_option("--external-id", edge.fetch.external_id, "This device's external id")
+      ->needs(bootstrap_option);
+  CLI::Option* key_option =
+      run->add_option("--external-key", edge.fetch.external_key, "This device's external key")
+          ->needs(bootstrap_option);
+  run->add_option("--external-key-file", edge.external_key_file,
+                  "A file holding this device's external key")
+      ->needs(bootstrap_option)
+      ->excludes(key_option);
+  run->add_option("--bootstrap-key-file", edge.decryption_key_file,
+                  "A file of 64 hex characters: fetch the AES-256-GCM sealed answer with it")
+      ->needs(bootstrap_option);
+  run->add_option("--bootstrap-ca-file", edge.fetch.ca_file,
+                  "The CA bundle to verify an https central with")
+      ->needs(bootstrap_option);
+  run->add_option("--dir", edge.dir,
+                  "Where the bootstrapped config, key and store live (default sluice-edge)")
+      ->needs(bootstrap_option);
+  run->add_option("--rebootstrap-after", rebootstrap_after_s,
+                  "Seconds after a start before a refused key makes the edge bootstrap again "
+                  "(default 30)")
+      ->needs(bootstrap_option)
+      ->check(CLI::Range(1, 86400));
 
   std::string validate_path;
   CLI::App* validate =
@@ -296,7 +489,23 @@ int run_cli(int argc, char** argv) {
 
   setup_logging(log_level.empty() ? "info" : log_level);
   if (std::optional<int> code = auth_commands.run()) return *code;
-  if (*run) return cmd_run(config_path, log_level);
+  if (*run) {
+    if (!edge.fetch.url.empty()) {
+      if (edge.fetch.external_id.empty() ||
+          (edge.fetch.external_key.empty() && edge.external_key_file.empty())) {
+        std::cerr << "sluice run --bootstrap: give --external-id and --external-key (or "
+                     "--external-key-file)\n";
+        return kExitBadInput;
+      }
+      edge.run.rebootstrap_after = std::chrono::seconds(rebootstrap_after_s);
+      return cmd_run_edge(edge, log_level, argv);
+    }
+    if (config_path.empty()) {
+      std::cerr << "sluice run: give a config file (-c sluice.toml) or --bootstrap <url>\n";
+      return kExitBadInput;
+    }
+    return cmd_run(config_path, log_level);
+  }
   if (*validate) return cmd_validate(validate_path);
   if (*inspect) return cmd_inspect(inspect_dir, inspect_records);
   if (*fsck) return cmd_fsck(fsck_dir, fsck_repair);

@@ -596,6 +596,8 @@ void parse_api(ConfigTable& t, const std::string& base_dir, ApiConfig* api) {
   api->threads =
       static_cast<int>(t.integer("threads", api->threads, "a number of threads from 1 to 256",
                                  [](int64_t v) { return v >= 1 && v <= 256; }));
+  api->bootstrap_key_file = t.file_path(
+      "bootstrap_key_file", "", "a file holding 64 hex characters (`openssl rand -hex 32`)");
   (void)base_dir;
 }
 

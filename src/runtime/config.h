@@ -54,6 +54,9 @@ struct ApiConfig {
   int threads = 16;
   // [api.oidc]: accept bearer JWTs from an OpenID Connect issuer (auth/oidc.h); none: off.
   std::optional<auth::OidcOptions> oidc;
+  // The file of the 32-byte key (64 hex characters) that seals encrypted bootstrap answers
+  // (GET /things/bootstrap/secure/...); "": that route is off.
+  std::string bootstrap_key_file;
 };
 
 // Edge control's threads and queues ([control]); rules, notifications, scripts and ACLs are
