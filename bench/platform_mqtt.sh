@@ -13,14 +13,15 @@
 #      count reached them all) and the ratio adapter / baseline.
 # Figures go to docs/benchmarks.md, "Device platform (issue 8)".
 #
-# Usage: bench/platform_mqtt.sh [path/to/sluice] [messages, default 100000]
+# Usage: bench/platform_mqtt.sh [path/to/sluice] [messages, default 100000] [things, default 1000]
 # Needs mosquitto, mosquitto_pub, mosquitto_ctrl, curl and python3 (scripts/setup).
 set -euo pipefail
+[ -n "${BENCH_TRACE:-}" ] && set -x
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$here/build/sluice}
 n=${2:-100000}
-things=1000
+things=${3:-1000}
 
 [ -x "$bin" ] || { echo "platform_mqtt: no sluice binary at $bin" >&2; exit 2; }
 plugin=$(find /usr/lib -name mosquitto_dynamic_security.so 2>/dev/null | head -1)
@@ -169,7 +170,7 @@ echo "key rotation until the broker refuses the old key (REST call included, mos
 thing_key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$work/rotated.json")
 
 # 3. Messages through the adapter and through the baseline.
-yes '{"temperature": 21.5, "pressure": 1.2}' | head -n "$n" >"$work/messages.txt"
+python3 -c 'import sys; sys.stdout.write("{\"temperature\": 21.5, \"pressure\": 1.2}\n" * int(sys.argv[1]))' "$n" >"$work/messages.txt"
 run() {  # label source counter user password topic
   local before t0 t1 s
   before=$(value "$2" "$3"); before=${before:-0}
