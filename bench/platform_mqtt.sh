@@ -175,7 +175,7 @@ run() {  # label source counter user password topic
   local before t0 t1 s
   before=$(value "$2" "$3"); before=${before:-0}
   t0=$(now)
-  mosquitto_pub -h 127.0.0.1 -p "$mport" -u "$4" -P "$5" -V 5 -q 1 -t "$6" -l <"$work/messages.txt"
+  mosquitto_pub -h 127.0.0.1 -p "$mport" -u "$4" -P "$5" -V 5 -q 1 -M 100 -t "$6" -l <"$work/messages.txt"
   wait_for "$2" "$3" $((before + 2 * n))
   t1=$(now)
   s=$(elapsed "$t0" "$t1")
