@@ -1,7 +1,8 @@
 // Sluice's web UI: a single page whose views (index.html's <section>s) follow the URL's hash
 // (#/overview, #/status, #/series, #/service/NAME, #/users, the edge-control pages #/rules,
 // #/notifications, #/history[/NAME], #/scripts, #/acls, #/control[/SOURCE], and the device
-// platform's #/things, #/thing/ID, #/channels, #/channel/ID, #/connections, #/orgs). Everything comes from the JSON API
+// platform's #/things, #/thing/ID, #/channels, #/channel/ID, #/connections, #/orgs, #/bootstrap and
+// #/bootstrap/EXTERNAL_ID). Everything comes from the JSON API
 // (docs/api.md) with the HttpOnly sluice_token cookie that POST /api/v1/login sets; the pages
 // that change over time poll every 2 s while they are shown. htmx sends the admin forms (as JSON,
 // through the small "sluice-json" extension below); uPlot draws the series charts.
@@ -221,18 +222,23 @@ const PAGES = {
   scripts: {show: showScripts},
   acls: {show: showAcls},
   control: {show: (name) => showControl(name).catch((e) => notify(e.message))},
-  // Devices (docs/platform.md); #/bootstrap will join them.
+  // Devices (docs/platform.md).
   things: {show: () => showThings().catch((e) => notify(explained(e).message))},
   thing: {show: (id) => showThing(id).catch((e) => notify(explained(e).message)), nav: 'things'},
   channels: {show: () => showChannels().catch((e) => notify(explained(e).message))},
   channel: {show: (id) => showChannel(id).catch((e) => notify(explained(e).message)), nav: 'channels'},
   connections: {show: () => showConnections().catch((e) => notify(explained(e).message))},
   orgs: {show: showOrgs, platformAdmin: true},
+  // #/bootstrap lists the configs; #/bootstrap/EXTERNAL_ID is one config's page.
+  bootstrap: {show: () => showBootstrap().catch((e) => notify(explained(e).message)), withArg: 'bootstrap-config'},
+  'bootstrap-config': {show: (id) => showBootstrapConfig(id).catch((e) => notify(explained(e).message)),
+                       nav: 'bootstrap', title: 'Bootstrap config'},
 };
 
 function route() {
   const [, name = 'overview', ...rest] = (location.hash || '#/overview').split('/');
   let page = PAGES[name] ? name : 'overview';
+  if (PAGES[page].withArg && rest.some(Boolean)) page = PAGES[page].withArg;  // a list's entry
   if (!state.me && page !== 'login') page = 'login';
   if (state.me && page === 'login') page = 'overview';
   if (PAGES[page].admin && state.me?.role !== 'admin') page = 'overview';
@@ -248,7 +254,7 @@ function route() {
   const changed = state.page !== page;
   if (changed && page !== 'login' && state.page !== 'login') notify('');  // an old page's news
   state.page = page;
-  document.title = `Sluice – ${page[0].toUpperCase()}${page.slice(1)}`;
+  document.title = `Sluice – ${PAGES[page].title || `${page[0].toUpperCase()}${page.slice(1)}`}`;
   const arg = rest.map(decodeURIComponent).join('/');
   PAGES[page].show(arg);
   // Keyboard and screen reader users land on the new page's heading.
@@ -859,7 +865,7 @@ function field(spec, value, errorKey = spec.key) {
     input = el('input', {id, type: 'checkbox'});
     input.checked = value === undefined ? Boolean(spec.default) : Boolean(value);
   } else if (spec.type === 'textarea') {
-    input = el('textarea', {id, rows: spec.rows || 3, spellcheck: 'false'});
+    input = el('textarea', {id, rows: spec.rows || 3, spellcheck: 'false', placeholder: spec.placeholder});
     input.value = value ?? '';
   } else {
     input = el('input', {id, type: spec.type === 'number' ? 'number' : 'text', step: spec.type === 'number' ? 'any' : null,
@@ -897,11 +903,12 @@ function clearFormErrors(form) {
 }
 
 // An API error shown next to the field it names ("field" of the answer, or "key 'x'" / "field 'x'"
-// in its message; "deliveries[1].url" finds that delivery's url), else at the top of the form.
+// in its message; "deliveries[1].url" finds that delivery's url, "channels[1]" the channels' list),
+// else at the top of the form.
 function showFormError(form, e) {
   if (e.status === 401) return;
   const named = e.field || /(?:key|field) '([^']+)'/.exec(e.message)?.[1] || '';
-  const candidates = [named, named.replace(/^[a-z_]+\[\d+\]\./, ''), named.split('.').pop()];
+  const candidates = [named, named.replace(/^[a-z_]+\[\d+\]\./, ''), named.split('.').pop(), named.replace(/\[\d+\]$/, '')];
   let box = null;
   for (const c of candidates) {
     if (c && (box = form.querySelector(`[data-field-error="${CSS.escape(c)}"]`)) && !box.parentElement.closest('[hidden]')) break;
@@ -1670,7 +1677,8 @@ async function fillOrgSelect(select, all, keep = select.value) {
 // `query()` gives the filters; `row(entry)` draws one entry.
 class PagedList {
   constructor(kind, table, pager, row, emptyText, columns) {
-    Object.assign(this, {kind, table, pager, row, emptyText, columns, offset: 0, limit: 50, query: () => ({}), seq: 0});
+    Object.assign(this, {kind, table, pager, row, emptyText, columns, offset: 0, limit: 50, query: () => ({}), seq: 0,
+                         listKey: kind});  // the answer's member that holds the entries
     this.prev = el('button', {type: 'button', 'data-action': 'prev', text: '← Previous', onclick: () => this.go(-1)});
     this.next = el('button', {type: 'button', 'data-action': 'next', text: 'Next →', onclick: () => this.go(1)});
     this.range = el('span', {class: 'hint', 'data-testid': 'range', 'aria-live': 'polite'});
@@ -1688,7 +1696,7 @@ class PagedList {
     for (const [k, v] of Object.entries(this.query())) if (v) q.set(k, v);
     const data = await api('GET', `/api/v1/${this.kind}?${q}`);
     if (seq !== this.seq) return null;
-    const items = data[this.kind];
+    const items = data[this.listKey];
     if (!items.length && this.offset > 0 && data.total > 0) {  // the page emptied: show the last one
       this.offset = Math.floor((data.total - 1) / this.limit) * this.limit;
       return this.load();
@@ -1717,13 +1725,24 @@ function bindFilter(list, nameInput, orgSelect, sizeSelect) {
 
 // A searchable checklist of things or channels (the first MAX_PICK that match); the checked ids
 // survive a change of the filter. `scope()` gives more query parameters (the organization).
-function picker(box, kind, label, scope = () => ({}), onChange = () => {}) {
+// With `single`, radio buttons pick one entry at most; `none` labels a first choice of none.
+function picker(box, kind, label, scope = () => ({}), onChange = () => {}, {single = false, none = null} = {}) {
   const id = `pick-${++fieldIds}`;
   const search = el('input', {id, type: 'search', autocomplete: 'off', spellcheck: 'false', placeholder: 'name contains'});
   const list = el('ul', {class: 'pick checklist', 'aria-label': label, 'data-kind': kind});
   const info = el('p', {class: 'hint', 'aria-live': 'polite'});
-  const selected = new Map();  // id -> name
-  const count = () => { info.textContent = `${fmtNum(selected.size)} selected${info.dataset.more || ''}`; onChange(); };
+  const selected = new Map();  // id -> name (the id itself until a list names it)
+  const count = () => {
+    const picked = single ? (selected.size ? `Picked: ${[...selected.values()][0]}` : none || 'None picked') : `${fmtNum(selected.size)} selected`;
+    info.textContent = `${picked}${info.dataset.more || ''}`;
+    onChange();
+  };
+  const noneItem = () => {
+    const radio = el('input', {type: 'radio', name: id, id: `${id}-none`, value: ''});
+    radio.checked = !selected.size;
+    radio.addEventListener('change', () => { selected.clear(); count(); });
+    return el('li', {'data-id': '', 'data-name': ''}, radio, el('label', {for: radio.id, text: none}));
+  };
   let seq = 0;
   const reload = async () => {
     const mine = ++seq;
@@ -1733,10 +1752,15 @@ function picker(box, kind, label, scope = () => ({}), onChange = () => {}) {
     for (const [k, v] of Object.entries(scope())) if (v) q.set(k, v);
     const data = await api('GET', `/api/v1/${kind}?${q}`);
     if (mine !== seq) return;
-    list.replaceChildren(...data[kind].map((x) => {
-      const check = el('input', {type: 'checkbox', id: `${id}-${x.id}`, value: x.id});
+    list.replaceChildren(...(single && none ? [noneItem()] : []), ...data[kind].map((x) => {
+      const check = el('input', {type: single ? 'radio' : 'checkbox', name: single ? id : null, id: `${id}-${x.id}`, value: x.id});
       check.checked = selected.has(x.id);
-      check.addEventListener('change', () => { if (check.checked) selected.set(x.id, x.name); else selected.delete(x.id); count(); });
+      if (check.checked) selected.set(x.id, x.name);
+      check.addEventListener('change', () => {
+        if (single) selected.clear();
+        if (check.checked) selected.set(x.id, x.name); else selected.delete(x.id);
+        count();
+      });
       return el('li', {'data-id': x.id, 'data-name': x.name}, check,
                 el('label', {for: check.id}, x.name, el('span', {class: 'sub', text: ` ${x.id}${platformMember() ? ` · ${x.org}` : ''}`})));
     }));
@@ -1748,7 +1772,13 @@ function picker(box, kind, label, scope = () => ({}), onChange = () => {}) {
   search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => reload().catch((e) => notify(explained(e).message)), 250); });
   search.addEventListener('keydown', (e) => { if (e.key === 'Enter') e.preventDefault(); });
   box.replaceChildren(el('label', {for: id, class: 'pick-label', text: label}), search, list, info);
-  return {selected, reload, clear() { selected.clear(); for (const c of list.querySelectorAll('input')) c.checked = false; count(); }};
+  const show = () => { for (const c of list.querySelectorAll('input')) c.checked = c.value ? selected.has(c.value) : !selected.size; count(); };
+  return {
+    selected, reload, search,
+    clear() { selected.clear(); show(); },
+    // Picks exactly these [id, name] pairs.
+    set(entries) { selected.clear(); for (const [k, v] of entries) selected.set(k, v); show(); },
+  };
 }
 
 // ---- The key dialog
@@ -1764,17 +1794,23 @@ async function copyText(text, fallback) {
   }
 }
 
-// Shows the keys of freshly created or rotated things, once. Resolves when the dialog closes.
-function showKeys(things, title) {
+const KEY_LOST = {thing: 'Sluice keeps only its hash. If it is lost, rotate the key.',
+                  external: 'Sluice keeps only its hash. If it is lost, delete the config and create it again with a new key.'};
+
+// Shows the keys of freshly created or rotated things, once; with `external`, the external key
+// of a bootstrap config ({name, id: its external id, key}). Resolves when the dialog closes.
+function showKeys(things, title, {external = false} = {}) {
   const dialog = $('#key-dialog');
   $('#key-title').textContent = title;
+  $('#key-lost').textContent = external ? KEY_LOST.external : KEY_LOST.thing;
   $('#key-copied').textContent = '';
   let box, text;
   if (things.length === 1) {
     const t = things[0];
     text = t.key;
-    box = el('input', {class: 'key mono', readonly: true, value: t.key, 'data-testid': 'thing-key', 'aria-label': `Key of ${t.name}`,
-                       'data-thing': t.id, spellcheck: 'false'});
+    box = el('input', {class: 'key mono', readonly: true, value: t.key, 'data-testid': external ? 'external-key' : 'thing-key',
+                       'aria-label': `${external ? 'External key' : 'Key'} of ${t.name}`,
+                       'data-thing': external ? null : t.id, 'data-external-id': external ? t.id : null, spellcheck: 'false'});
     $('#key-content').replaceChildren(el('p', {}, el('strong', {text: t.name}), el('span', {class: 'mono', text: ` (${t.id})`})), box);
     $('#key-copy').textContent = 'Copy key';
   } else {
@@ -2004,7 +2040,7 @@ async function showThings() {
 // ---- One thing: details, edit, key, connections
 
 function details(dl, pairs) {
-  dl.replaceChildren(...pairs.flatMap(([k, v, testid]) => [el('dt', {text: k}), el('dd', {class: 'mono', 'data-testid': testid, text: v})]));
+  dl.replaceChildren(...pairs.flatMap(([k, v, testid]) => [el('dt', {text: k}), el('dd', {class: 'mono', 'data-testid': testid}, v)]));
 }
 
 // An entity page's edit form: name and metadata, PUT to /api/v1/<kind>/<id>.
@@ -2261,6 +2297,278 @@ async function showConnections() {
   await Promise.all([connections.things.reload(), connections.channels.reload()]);
 }
 
+// ---- Bootstrap configs
+// One config per device (/api/v1/bootstrap; docs/platform.md, "Bootstrap"): the device asks
+// GET /things/bootstrap/<external id> with "Authorization: Thing <external key>" and learns its
+// thing, a new thing key, its channels and the content. The external key is never readable
+// after the create; one that Sluice made is shown once, in the key dialog.
+
+const MAX_CONTENT_BYTES = 1 << 20;  // the API's limit on the content's JSON text
+
+const CONTENT_FIELD = {key: 'content', label: 'Content (JSON)', type: 'textarea', rows: 6, placeholder: '{"poll": "5s"}',
+                       hint: 'any JSON value, handed to the device as it is; empty: none'};
+const BOOTSTRAP_FIELDS = [
+  {key: 'external_id', label: 'External id',
+   hint: 'the device\'s own id (a MAC address, a serial number): no spaces, no "/"; cannot change later'},
+  {key: 'external_key', label: 'External key',
+   hint: 'the device\'s secret: 16 to 256 printable characters without spaces; empty: one is made and shown once'},
+  {key: 'name', label: 'Name', hint: 'also the name of the thing made when no thing is picked'},
+  {key: 'org', label: 'Organization', type: 'select', options: []},
+  {key: 'state', label: 'State', type: 'select', options: ['on', 'off'], hint: 'off: the device is refused (409) until the config is on'},
+  CONTENT_FIELD,
+];
+const BOOTSTRAP_EDIT_FIELDS = [{key: 'name', label: 'Name'}, CONTENT_FIELD];
+
+const fieldError = (field, message) => Object.assign(new Error(message), {field});
+const stateBadge = (s) => el('span', {class: s === 'on' ? 'badge ok' : 'badge warn', 'data-testid': 'state', text: s});
+const configPath = (id) => `/api/v1/bootstrap/${encodeURIComponent(id)}`;
+const contentText = (c) => (c === null || c === undefined ? '' : JSON.stringify(c, null, 2));
+
+// A content textarea's JSON value (undefined when empty), checked before it is sent; an error
+// names the field.
+function contentOf(text) {
+  if (!text) return undefined;
+  let v;
+  try { v = JSON.parse(text); } catch (e) { throw fieldError('content', `content: not JSON (${e.message})`); }
+  const size = new TextEncoder().encode(JSON.stringify(v)).length;
+  if (size > MAX_CONTENT_BYTES) throw fieldError('content', `content: ${fmtNum(size)} bytes of JSON, at most ${fmtNum(MAX_CONTENT_BYTES)}`);
+  return v;
+}
+
+// The device's URL for `id` (':' and '@' stay readable), as one shell word.
+function bootstrapUrl(id) {
+  const url = `${location.origin}/things/bootstrap/${encodeURIComponent(id).replace(/%3A/gi, ':').replace(/%40/g, '@')}`;
+  return /^[A-Za-z0-9_.:/%@~-]+$/.test(url) ? url : `'${url.replaceAll("'", "'\\''")}'`;
+}
+
+// A picker's error line is the one after it; its search field is what the line describes.
+function describePicker(pick, errorId) { pick.search.setAttribute('aria-describedby', errorId); }
+
+async function removeConfig(c, button) {
+  return removeEntry('bootstrap', 'bootstrap config', {name: c.name, id: c.external_id}, button,
+                     'The device can no longer bootstrap; its thing stays, with its key and connections.');
+}
+
+function bootstrapRow(c) {
+  const href = `#/bootstrap/${encodeURIComponent(c.external_id)}`;
+  const del = el('button', {type: 'button', class: 'danger operator-only', 'data-action': 'delete', text: 'Delete…',
+                            'aria-label': `Delete bootstrap config ${c.name}…`});
+  del.addEventListener('click', async () => { if (await removeConfig(c, del)) await lists.bootstrap.load(); });
+  return el('tr', {'data-external-id': c.external_id, 'data-name': c.name, 'data-thing': c.thing_id},
+    el('td', {}, el('a', {href, class: 'mono', text: c.external_id})),
+    el('td', {text: c.name}), el('td', {text: c.org}),
+    el('td', {}, el('a', {href: `#/thing/${encodeURIComponent(c.thing_id)}`, class: 'mono', text: c.thing_id})),
+    el('td', {class: 'num', text: fmtNum(c.channels.length)}),
+    el('td', {class: 'mono', title: 'The first characters of the external key, to tell keys apart', text: `${c.key_hint}…`}),
+    el('td', {}, stateBadge(c.state)), el('td', {text: fmtTime(c.updated_at)}),
+    el('td', {class: 'actions'}, el('a', {href, text: 'Open', 'aria-label': `Open bootstrap config ${c.name}`}), ' ', del));
+}
+
+const bootstrapPick = {thing: null, channels: null};
+
+// The create form, made once: its fields, and pickers of the chosen organization's things and channels.
+function bootstrapForm() {
+  const box = $('#bootstrap-fields');
+  box.replaceChildren(...BOOTSTRAP_FIELDS.filter((f) => f.key !== 'org' || platformMember())
+    .flatMap((f) => field(f, f.key === 'state' ? 'on' : '')));
+  const org = inputOf(box, 'org');
+  const scope = () => (org && platformMember() ? {org: org.value} : {});
+  bootstrapPick.thing = picker($('#bootstrap-thing-picker'), 'things', 'Thing', scope, () => {},
+                               {single: true, none: 'None: create a thing named after the config'});
+  bootstrapPick.channels = picker($('#bootstrap-channels-picker'), 'channels', 'Channels', scope);
+  describePicker(bootstrapPick.thing, 'bootstrap-thing-error');
+  describePicker(bootstrapPick.channels, 'bootstrap-channels-error');
+  org?.addEventListener('change', () => {  // another organization's things and channels cannot be picked
+    bootstrapPick.thing.clear();
+    bootstrapPick.channels.clear();
+    Promise.all([bootstrapPick.thing.reload(), bootstrapPick.channels.reload()]).catch((e) => notify(explained(e).message));
+  });
+}
+
+async function createConfig(event) {
+  event.preventDefault();
+  const form = event.target;
+  const box = $('#bootstrap-fields');
+  clearFormErrors(form);
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    const body = {external_id: readInput(box, 'external_id'), name: readInput(box, 'name')};
+    const content = contentOf(readInput(box, 'content'));
+    if (content !== undefined) body.content = content;
+    for (const k of ['external_key', 'org']) if (readInput(box, k)) body[k] = readInput(box, k);
+    const [thing] = bootstrapPick.thing.selected.keys();
+    if (thing) body.thing_id = thing;
+    if (bootstrapPick.channels.selected.size) body.channels = [...bootstrapPick.channels.selected.keys()];
+    const made = await api('POST', '/api/v1/bootstrap', body);
+    // Made: from here on nothing may keep the key dialog from showing a key that Sluice made.
+    let note = '';
+    if (readInput(box, 'state') === 'off') {
+      try { Object.assign(made, await api('PUT', `${configPath(made.external_id)}/state`, {state: 'off'})); } catch (e) {
+        note = ` It could not be turned off (${explained(e).message}): it is on.`;
+      }
+    }
+    for (const k of ['external_id', 'external_key', 'name', 'content']) inputOf(box, k).value = '';
+    inputOf(box, 'state').value = 'on';
+    bootstrapPick.thing.clear();
+    bootstrapPick.channels.clear();
+    notify(`Bootstrap config ${made.name} (${made.external_id}) created, ${made.state}, for thing ${made.thing_id}.${note}`);
+    await lists.bootstrap.load().catch((e) => notify(explained(e).message));
+    if (made.external_key) {
+      await showKeys([{name: made.name, id: made.external_id, key: made.external_key}], `The external key of ${made.name}`, {external: true});
+    }
+  } catch (e) {
+    showFormError(form, explained(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function showBootstrap() {
+  if (!$('#bootstrap-fields').children.length && canProvision()) bootstrapForm();
+  const org = inputOf($('#bootstrap-fields'), 'org');
+  if (org) await fillOrgSelect(org, false, org.value || 'platform');
+  await fillOrgSelect($('#bootstrap-org'), true);
+  const pickers = bootstrapPick.thing && canProvision() ? [bootstrapPick.thing.reload(), bootstrapPick.channels.reload()] : [];
+  await Promise.all([lists.bootstrap.load(), ...pickers]);
+}
+
+// ---- One bootstrap config: details, the device's curl line, on/off, edit, delete
+
+function configMissing(content) {
+  $('#bootstrap-config-body').hidden = true;
+  $('#bootstrap-config-missing').replaceChildren(content);
+  $('#bootstrap-config-missing').hidden = false;
+}
+
+// The config's thing (null when it is gone) and the names of the channels it is connected to.
+async function configRefs(c) {
+  const thing = await api('GET', `/api/v1/things/${encodeURIComponent(c.thing_id)}`).catch((e) => {
+    if (e.status === 404) return null;
+    throw e;
+  });
+  const channels = new Map();
+  if (thing && c.channels.length) {
+    const q = new URLSearchParams({connected: c.thing_id, limit: String(MAX_PICK)});
+    for (const ch of (await api('GET', `/api/v1/channels?${q}`)).channels) channels.set(ch.id, ch.name);
+  }
+  return {thing, channels};
+}
+
+function drawConfig(c, refs) {
+  $('#bootstrap-config-title').textContent = `Bootstrap config ${c.name}`;
+  const thing = refs.thing
+    ? el('span', {}, el('a', {href: `#/thing/${encodeURIComponent(c.thing_id)}`, text: refs.thing.name}), ` (${c.thing_id})`)
+    : el('span', {class: 'error', text: `${c.thing_id}: removed; the device is refused (409) until another thing is picked`});
+  const channels = c.channels.length
+    ? el('ul', {class: 'plain'}, ...c.channels.map((id) => el('li', {'data-id': id}, refs.channels.has(id)
+      ? el('a', {href: `#/channel/${encodeURIComponent(id)}`, text: refs.channels.get(id)})
+      : `${id} (the thing is not connected to it)`)))
+    : 'none';
+  details($('#bootstrap-config-details'), [
+    ['External id', c.external_id, 'external-id'], ['Name', c.name], ['Organization', c.org], ['Thing', thing, 'thing'],
+    ['Channels', channels, 'channels'], ['External key', `${c.key_hint}…`, 'key-hint'], ['State', stateBadge(c.state)],
+    ['Content', c.content === null ? 'none' : el('pre', {class: 'mono', text: contentText(c.content)}), 'content'],
+    ['Created', fmtTime(c.created_at)], ['Updated', fmtTime(c.updated_at)]]);
+  const toggle = $('#bootstrap-config-state');
+  toggle.textContent = c.state === 'on' ? 'Turn off' : 'Turn on';
+  toggle.dataset.state = c.state;
+  $('#bootstrap-config-usage').replaceChildren(
+    el('p', {}, 'The device asks with its external id and its external key (the one that starts with ',
+       el('code', {text: c.key_hint}), '):'),
+    el('pre', {class: 'mono', 'data-testid': 'bootstrap-curl', text: `curl -H "Authorization: Thing <external key>" ${bootstrapUrl(c.external_id)}`}),
+    el('p', {class: 'hint', text: 'The answer holds its thing\'s id, a thing key, its channels and the content. Every answer carries a new thing key: the one before stops working. 401 without the header, 403 for a wrong key, 404 for an unknown external id, 409 while the config is off or its thing is gone.'}));
+}
+
+// The edit form: what changed of name, content, thing and channels, PUT to the config.
+function configEditForm(c, refs, redraw) {
+  const form = $('#bootstrap-edit-form');
+  const box = $('#bootstrap-edit-fields');
+  clearFormErrors(form);
+  box.replaceChildren(...BOOTSTRAP_EDIT_FIELDS.flatMap((f) => field(f, f.key === 'content' ? contentText(c.content) : c[f.key])));
+  const scope = () => (platformMember() ? {org: c.org} : {});
+  const thing = picker($('#bootstrap-edit-thing-picker'), 'things', 'Thing', scope, () => {}, {single: true});
+  const channels = picker($('#bootstrap-edit-channels-picker'), 'channels', 'Channels', scope);
+  describePicker(thing, 'bootstrap-edit-thing-error');
+  describePicker(channels, 'bootstrap-edit-channels-error');
+  thing.set([[c.thing_id, refs.thing?.name || c.thing_id]]);
+  channels.set(c.channels.map((id) => [id, refs.channels.get(id) || id]));
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const body = {};
+      const name = readInput(box, 'name');
+      if (name !== c.name) body.name = name;
+      const content = contentOf(readInput(box, 'content')) ?? null;
+      if (JSON.stringify(content) !== JSON.stringify(c.content)) body.content = content;
+      const [thingId] = thing.selected.keys();
+      if (!thingId) throw fieldError('thing_id', 'thing_id: pick the thing the device becomes');
+      if (thingId !== c.thing_id) body.thing_id = thingId;
+      const picked = [...channels.selected.keys()];
+      if (JSON.stringify(picked) !== JSON.stringify(c.channels)) body.channels = picked;
+      if (!Object.keys(body).length) { notify('Nothing changed.'); return; }
+      const saved = await api('PUT', configPath(c.external_id), body);
+      Object.assign(c, saved);
+      notify(`Bootstrap config ${c.name} saved.`);
+      await redraw();
+    } catch (e) {
+      showFormError(form, explained(e));
+    } finally {
+      button.disabled = false;
+    }
+  };
+  return [thing, channels];
+}
+
+async function showBootstrapConfig(id) {
+  if (!id) { location.hash = '#/bootstrap'; return; }
+  $('#bootstrap-config-missing').hidden = true;
+  $('#bootstrap-config-body').hidden = true;
+  $('#bootstrap-config-title').textContent = 'Bootstrap config';
+  state.bootstrapId = id;
+  const current = () => state.page === 'bootstrap-config' && state.bootstrapId === id;
+  let c, refs;
+  try {
+    c = await api('GET', configPath(id));
+    refs = await configRefs(c);
+  } catch (e) {
+    if (e.status !== 401 && current()) {
+      configMissing(e.status === 404 ? `There is no bootstrap config with external id "${id}" (or it belongs to another organization).`
+                                     : explained(e).message);
+    }
+    return;
+  }
+  if (!current()) return;
+  drawConfig(c, refs);
+  $('#bootstrap-config-body').hidden = false;
+  const redraw = async () => { refs = await configRefs(c); if (current()) drawConfig(c, refs); };
+  const pickers = configEditForm(c, refs, redraw);
+  $('#bootstrap-config-state').onclick = async () => {
+    const b = $('#bootstrap-config-state');
+    const next = c.state === 'on' ? 'off' : 'on';
+    b.disabled = true;
+    try {
+      Object.assign(c, await api('PUT', `${configPath(c.external_id)}/state`, {state: next}));
+      drawConfig(c, refs);
+      notify(c.state === 'on' ? `Bootstrap config ${c.name} is on: the device may bootstrap.`
+                              : `Bootstrap config ${c.name} is off: the device is refused (409) until it is on.`);
+    } catch (e) {
+      if (e.status !== 401) notify(`Could not turn ${c.name} ${next}: ${explained(e).message}`);
+    } finally {
+      b.disabled = false;
+    }
+  };
+  $('#bootstrap-config-delete').onclick = async () => {
+    if (!await removeConfig(c, $('#bootstrap-config-delete'))) return;
+    configMissing(el('span', {}, `Bootstrap config ${c.name} (${c.external_id}) was deleted; its thing stays. `,
+                      el('a', {href: '#/bootstrap', text: 'Back to the bootstrap configs'})));
+  };
+  if (canProvision()) await Promise.all(pickers.map((p) => p.reload()));
+}
+
 const lists = {};
 
 function initPlatform() {
@@ -2270,6 +2578,10 @@ function initPlatform() {
   bindFilter(lists.orgs, $('#orgs-name'));
   bindFilter(lists.things, $('#things-name'), $('#things-org'), $('#things-size'));
   bindFilter(lists.channels, $('#channels-name'), $('#channels-org'), $('#channels-size'));
+  lists.bootstrap = new PagedList('bootstrap', $('#bootstrap-table'), $('#bootstrap-pager'), bootstrapRow, 'No bootstrap configs match: create one below.', 9);
+  lists.bootstrap.listKey = 'configs';
+  bindFilter(lists.bootstrap, $('#bootstrap-name'), $('#bootstrap-org'), $('#bootstrap-size'));
+  $('#bootstrap-form').addEventListener('submit', createConfig);
   $('#org-form').addEventListener('submit', saveOrg);
   $('#org-new').addEventListener('click', () => { editOrg(null); inputOf($('#org-fields'), 'name').focus(); });
   $('#org-form .cancel-edit').addEventListener('click', () => editOrg(null));

@@ -13,8 +13,12 @@
 // bulk from CSV, each key read once from its dialog; paging and filters; connections on a thing's
 // page and in bulk; a key rotated; 400s at their field, 409s shown as conflicts) while acting as
 // the device too, sending messages with those keys to POST /channels/<id>/messages (202, then 401
-// for a rotated or deleted key, 403 when not connected); checks what a viewer may see; and
-// fails if the page logged any console error.
+// for a rotated or deleted key, 403 when not connected); makes device bootstrap configs on the
+// Bootstrap page (bad JSON content refused at its field, a short external key by the API at its;
+// one with a given key, one with a key made and shown once) and, as the device, asks
+// GET /things/bootstrap/<external id> (200 with the thing key, channels and content entered; 403
+// for a wrong key; 409 when turned off on the config's page; the content edited there; 404 once
+// deleted there); checks what a viewer may see; and fails if the page logged any console error.
 //
 // Usage: node tests/e2e/ui.test.mjs <base url> <user> <password> <screenshot dir>
 // Exit 0 when every check held; 1 with the failed check on stderr. Started by
@@ -430,7 +434,7 @@ try {
   const devices = page.locator('#nav .nav-group');
   check((await devices.locator('.nav-label').textContent()) === 'Devices', 'a Devices group in the navigation');
   const deviceLinks = await devices.locator('a:visible').allTextContents();
-  check(JSON.stringify(deviceLinks) === JSON.stringify(['Things', 'Channels', 'Connections', 'Organizations']),
+  check(JSON.stringify(deviceLinks) === JSON.stringify(['Things', 'Channels', 'Connections', 'Organizations', 'Bootstrap']),
         `the Devices entries (got ${deviceLinks})`);
   await devices.locator('a[data-page=orgs]').click();
   await page.locator('#orgs-table tr[data-org="platform"]').waitFor();
@@ -643,6 +647,155 @@ try {
   await page.reload();
   await until(async () => (await page.locator('#thing-missing').textContent()).startsWith('There is no thing'), 'a deleted thing\'s page says so');
 
+  // ---- Bootstrap: configs made and changed in the pages; the script is the device that asks
+  // GET /things/bootstrap/<external id> with its external key.
+  const bootstrapAs = async (id, key) => {
+    const r = await fetch(`${base}/things/bootstrap/${encodeURIComponent(id)}`,
+                          {headers: key === undefined ? {} : {Authorization: `Thing ${key}`}});
+    const body = await r.text();
+    return {status: r.status, body, json: (r.headers.get('content-type') || '').includes('json') ? JSON.parse(body) : null};
+  };
+  const expectBootstrap = async (id, key, status, why) => {
+    const r = await bootstrapAs(id, key);
+    check(r.status === status, `${why}: the bootstrap answered ${status} (got ${r.status}: ${r.body})`);
+    return r.json;
+  };
+  // JSON with its objects' keys sorted: the API answers objects with sorted keys.
+  const canonical = (v) => JSON.stringify(v, (k, x) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+
+  step('bootstrap: a config from its page; bad JSON content refused at its field, a short key by the API at its');
+  await devices.locator('a[data-page=bootstrap]').click();
+  const bootForm = page.locator('#bootstrap-form');
+  const bootFields = page.locator('#bootstrap-fields');
+  const configCount = () => page.evaluate(async () => (await (await fetch('/api/v1/bootstrap')).json()).total);
+  const extId = '00:1a:2b:3c:4d:5e';
+  const extKey = 'press-7-factory-secret';
+  const content = {poll: '5s', registers: [1, 2, 3], limits: {max: 80.5, unit: 'Cel'}};
+  await bootFields.locator('[data-key=external_id]').fill(extId);
+  await bootFields.locator('[data-key=external_key]').fill('short');
+  await bootFields.locator('[data-key=name]').fill('press-7');
+  await bootFields.locator('[data-key=content]').fill('{"poll": "5s",');
+  await page.locator('#bootstrap-channels-picker li[data-name="line-1"] input').check();
+  await bootForm.locator('button[type=submit]').click();
+  const contentError = bootForm.locator('[data-field-error=content]');
+  await contentError.waitFor({state: 'visible'});
+  check((await contentError.textContent()).startsWith('content: not JSON'), `the bad content at its field (${await contentError.textContent()})`);
+  check((await bootFields.locator('[data-key=content]').getAttribute('aria-invalid')) === 'true', 'the content is marked invalid');
+  check((await configCount()) === 0, 'bad content sends nothing');
+  await bootFields.locator('[data-key=content]').fill(JSON.stringify(content, null, 2));
+  expectFailure(`${base}/api/v1/bootstrap`, 400);
+  await bootForm.locator('button[type=submit]').click();
+  const extKeyError = bootForm.locator('[data-field-error=external_key]');
+  await extKeyError.waitFor({state: 'visible'});
+  check((await extKeyError.textContent()).startsWith('external_key: 5 characters'), `the API's error at the key (${await extKeyError.textContent()})`);
+  check(!(await contentError.isVisible()), 'the content error is gone once the content is JSON');
+  await bootFields.locator('[data-key=external_key]').fill(extKey);
+  await bootForm.locator('button[type=submit]').click();
+  const pressRow = page.locator(`#bootstrap-table tr[data-external-id="${extId}"]`);
+  await pressRow.waitFor();
+  await until(async () => bootForm.locator('button[type=submit]').isEnabled(), 'the create to finish');
+  check(!(await keyDialog.isVisible()), 'an external key that was given is not shown');
+  check((await pressRow.locator('[data-testid=state]').textContent()) === 'on', 'the config is on');
+  check((await pressRow.textContent()).includes('pres…'), 'the list shows the external key\'s first characters');
+  const pressThing = await pressRow.getAttribute('data-thing');
+  await shot(page, 'bootstrap');
+
+  step('bootstrap: the device gets its new thing, a thing key, its channel and the content (200); 403, 401, 404');
+  const boot = await expectBootstrap(extId, extKey, 200, 'the device with its key');
+  check(boot.thing_id === pressThing, `the config's thing (${boot.thing_id}, listed ${pressThing})`);
+  check(/^[0-9a-f]{64}$/.test(boot.thing_key), `a thing key (${boot.thing_key})`);
+  check(boot.channels.length === 1 && boot.channels[0].id === channel && boot.channels[0].name === 'line-1' &&
+        canonical(boot.channels[0].metadata) === canonical({hall: 3}), `its channel line-1 (${JSON.stringify(boot.channels)})`);
+  check(canonical(boot.content) === canonical(content), `the content as entered (${JSON.stringify(boot.content)})`);
+  await expectSend(boot.thing_key, channel, 202, 'the bootstrapped thing on its channel');
+  await expectBootstrap(extId, 'x'.repeat(22), 403, 'a wrong external key');
+  await expectBootstrap(extId, undefined, 401, 'no external key');
+  await expectBootstrap('00:00:00:00:00:00', extKey, 404, 'an unknown external id');
+
+  step('bootstrap: the config\'s page gives the curl line; off, the device gets 409; on again, a new thing key');
+  await pressRow.locator('a').first().click();
+  const bootDetails = page.locator('#bootstrap-config-details');
+  await until(async () => (await bootDetails.locator('[data-testid=external-id]').textContent()) === extId, 'the page of press-7');
+  check((await page.locator('#nav a[aria-current=page]').textContent()) === 'Bootstrap', 'Bootstrap is the current entry');
+  const bootCurl = await page.locator('[data-testid=bootstrap-curl]').textContent();
+  check(bootCurl === `curl -H "Authorization: Thing <external key>" ${base}/things/bootstrap/${extId}`, `the device's curl line (${bootCurl})`);
+  check((await bootDetails.locator('[data-testid=channels] a').allTextContents()).join() === 'line-1', 'the channel by its name');
+  const bootState = bootDetails.locator('[data-testid=state]');
+  await page.locator('#bootstrap-config-state').click();
+  await until(async () => (await bootState.textContent()) === 'off', 'the config off');
+  check((await page.locator('#bootstrap-config-state').textContent()) === 'Turn on', 'the button offers Turn on');
+  await expectBootstrap(extId, extKey, 409, 'the config off');
+  await shot(page, 'bootstrap-config-off');
+  await page.locator('#bootstrap-config-state').click();
+  await until(async () => (await bootState.textContent()) === 'on', 'the config on again');
+  const again = await expectBootstrap(extId, extKey, 200, 'the config on again');
+  await expectSend(boot.thing_key, channel, 401, 'the thing key of the bootstrap before');
+  await expectSend(again.thing_key, channel, 202, 'the thing key of the last bootstrap');
+
+  step('bootstrap: the content edited on the page (bad JSON at its field first); the device gets it');
+  const bootEdit = page.locator('#bootstrap-edit-form');
+  await bootEdit.locator('[data-key=content]').fill('{poll: 10s}');
+  await bootEdit.locator('button[type=submit]').click();
+  await bootEdit.locator('[data-field-error=content]').waitFor({state: 'visible'});
+  await bootEdit.locator('[data-key=content]').fill('{"poll": "10s"}');
+  await bootEdit.locator('button[type=submit]').click();
+  await until(async () => (await page.locator('#notice').textContent()) === 'Bootstrap config press-7 saved.', 'the content saved');
+  check(!(await bootEdit.locator('[data-field-error=content]').isVisible()), 'the content error is gone after a good save');
+  const edited = await expectBootstrap(extId, extKey, 200, 'after the edit');
+  check(canonical(edited.content) === canonical({poll: '10s'}) && edited.channels.length === 1 && edited.thing_id === pressThing,
+        `the new content, the same channel and thing (${JSON.stringify(edited)})`);
+
+  step('bootstrap: deleted on its page, the device gets 404');
+  await page.locator('#bootstrap-config-delete').click();
+  await page.locator('#confirm').waitFor({state: 'visible'});
+  check((await page.locator('#confirm').textContent()).includes(extId), 'the confirmation names the external id');
+  await page.locator('#confirm-ok').click();
+  await until(async () => (await page.locator('#bootstrap-config-missing').textContent()).includes('was deleted'), 'the config deleted');
+  await expectBootstrap(extId, extKey, 404, 'the deleted config');
+
+  step('bootstrap: a config for an existing thing, created off, its external key made and shown once');
+  await devices.locator('a[data-page=bootstrap]').click();
+  await bootFields.locator('[data-key=external_id]').fill('SN-0003');
+  await bootFields.locator('[data-key=name]').fill('sensor-03 boot');
+  await bootFields.locator('[data-key=state]').selectOption('off');
+  const thingPick = page.locator('#bootstrap-thing-picker');
+  await thingPick.locator('input[type=search]').fill('sensor-03');
+  await until(async () => (await thingPick.locator('li[data-name="sensor-03"]').count()) === 1 &&
+                          (await thingPick.locator('li[data-name^="sensor-"]').count()) === 1, 'sensor-03 alone to pick');
+  await thingPick.locator('li[data-name="sensor-03"] input').check();
+  await bootForm.locator('button[type=submit]').click();
+  await keyDialog.waitFor({state: 'visible'});
+  check((await keyDialog.textContent()).includes('it will not be shown again'), 'the external key is shown once');
+  check((await keyDialog.textContent()).includes('delete the config'), 'the dialog says what to do when it is lost');
+  const madeKey = await keyDialog.locator('[data-testid=external-key]').inputValue();
+  check(/^[0-9a-f]{64}$/.test(madeKey), `an external key of 64 hex characters (${madeKey})`);
+  await shot(page, 'bootstrap-key');
+  await closeKeys();
+  const snRow = page.locator('#bootstrap-table tr[data-external-id="SN-0003"]');
+  await snRow.waitFor();
+  check((await snRow.getAttribute('data-thing')) === sensorKeys['sensor-03'].id, 'the config maps to sensor-03');
+  check((await snRow.locator('[data-testid=state]').textContent()) === 'off', 'created off');
+  check(!(await page.evaluate((k) => document.documentElement.outerHTML.includes(k), madeKey)), 'the external key is gone from the page');
+  await expectBootstrap('SN-0003', madeKey, 409, 'a config created off');
+
+  step('bootstrap: a taken external id is a conflict at its field (409); the list filters by name');
+  await bootFields.locator('[data-key=external_id]').fill('SN-0003');
+  await bootFields.locator('[data-key=name]').fill('twin');
+  expectFailure(`${base}/api/v1/bootstrap`, 409);
+  await bootForm.locator('button[type=submit]').click();
+  const extIdError = bootForm.locator('[data-field-error=external_id]');
+  await extIdError.waitFor({state: 'visible'});
+  check((await extIdError.textContent()).startsWith('Conflict: external_id: '), `the 409 at the external id (${await extIdError.textContent()})`);
+  check((await configCount()) === 1, 'the conflict created nothing');
+  const bootRange = page.locator('#bootstrap-pager [data-testid=range]');
+  await page.fill('#bootstrap-name', 'SENSOR-03');
+  await until(async () => (await bootRange.textContent()) === '1–1 of 1', 'the config found by its name in any case');
+  await page.fill('#bootstrap-name', 'no such name');
+  await until(async () => (await page.locator('#bootstrap-table tbody').textContent()).includes('No bootstrap configs match'), 'none found');
+  await page.fill('#bootstrap-name', '');
+  await snRow.waitFor();
+
   step('an organization with a channel cannot be deleted (409); without, it can');
   await devices.locator('a[data-page=orgs]').click();
   await acmeRow.waitFor();
@@ -661,7 +814,7 @@ try {
   await acmeRow.waitFor({state: 'detached'});
   check((await page.locator('#notice').textContent()) === 'Organization Acme Corp deleted.', 'the notice reports the delete');
 
-  step('a viewer sees the devices but changes nothing, and no Organizations page');
+  step('a viewer sees the devices and bootstrap configs but changes nothing, and no Organizations page');
   const viewerContext = await browser.newContext({viewport: {width: 1280, height: 860}});
   const viewer = await viewerContext.newPage();
   viewer.on('pageerror', (e) => consoleErrors.push(`uncaught (viewer): ${e.message}`));
@@ -677,6 +830,15 @@ try {
   await viewer.locator('#things-table tr[data-name="sensor-01"]').waitFor();
   check(!(await viewer.locator('#thing-form').isVisible()) && !(await viewer.locator('#things-table [data-action=delete]').first().isVisible()),
         'a viewer has no create form and no delete buttons');
+  await viewer.goto(base + '/#/bootstrap');
+  const viewerConfig = viewer.locator('#bootstrap-table tr[data-external-id="SN-0003"]');
+  await viewerConfig.waitFor();
+  check(!(await viewer.locator('#bootstrap-form').isVisible()) && !(await viewerConfig.locator('[data-action=delete]').isVisible()),
+        'a viewer has no bootstrap create form and no delete button');
+  await viewerConfig.locator('a').first().click();
+  await viewer.locator('[data-testid=bootstrap-curl]').waitFor();
+  check(!(await viewer.locator('#bootstrap-config-state').isVisible()) && !(await viewer.locator('#bootstrap-config-delete').isVisible()) &&
+        !(await viewer.locator('#bootstrap-edit-form').isVisible()), 'a viewer reads a config but cannot change it');
   await viewerContext.close();
 
   check(consoleErrors.length === 0, `no console errors, got:\n  ${consoleErrors.join('\n  ')}`);

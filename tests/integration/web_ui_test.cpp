@@ -6,7 +6,9 @@
 // and an operation run on a real Modbus device (pymodbus) from the control page (read back here
 // from the device), the device platform provisioned from its pages (an organization, a channel,
 // things with their keys shown once, connections) with the script sending messages with those
-// keys to the HTTP adapter (the platform source "things"), and no console error. Its screenshots
+// keys to the HTTP adapter (the platform source "things"), device bootstrap configs made, turned
+// off and on, edited and deleted from the Bootstrap pages with the script bootstrapping as the
+// device (GET /things/bootstrap/<external id>), and no console error. Its screenshots
 // are kept in <build>/test-artifacts/web_ui/ (copied there whether the test passes or fails).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
