@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "api/bodies.h"
@@ -138,6 +140,19 @@ constexpr size_t kMaxAuditedBody = 4096;
 
 std::string audit_action(const HttpRequest& request) { return request.method + " " + request.path; }
 
+// What a member of an organization other than the platform's may reach: its own account, its
+// organization's devices, and its organization's services and series (each route scopes them).
+// The rest (rules, control, sessions, users, the audit log ...) is the plant's, the platform's.
+bool member_route(std::string_view path) {
+  static constexpr std::string_view kPrefixes[] = {
+      "/api/v1/me",       "/api/v1/logout",  "/api/v1/orgs",       "/api/v1/things",
+      "/api/v1/channels", "/api/v1/connect", "/api/v1/disconnect", "/api/v1/bootstrap",
+      "/api/v1/services", "/api/v1/series"};
+  return std::any_of(std::begin(kPrefixes), std::end(kPrefixes), [&](std::string_view p) {
+    return path == p || (path.starts_with(p) && path[p.size()] == '/');
+  });
+}
+
 }  // namespace
 
 HttpResponse Api::handle(const HttpRequest& request) const {
@@ -190,6 +205,12 @@ HttpResponse Api::handle(const HttpRequest& request) const {
     return error_response(403, fmt::format("user '{}' belongs to organization '{}'; only the "
                                            "platform organization's admins do this",
                                            who->user, who->org));
+  }
+  if (who->org != auth::kPlatformOrgId && !member_route(request.path)) {
+    return error_response(
+        403, fmt::format("user '{}' belongs to organization '{}': its members reach its devices "
+                         "(things, channels, bootstrap), services and series only",
+                         who->user, who->org));
   }
   HttpRequest with_user = request;
   with_user.headers["x-sluice-user"] = who->user;  // for handlers that act on the caller
@@ -324,6 +345,12 @@ WebSocketOpen Api::open_websocket(const HttpRequest& request) const {
     if (token.empty()) return {nullptr, unauthorized("log in first (token or cookie)")};
     Result<auth::Principal> who = authenticate(token);
     if (!who.ok()) return {nullptr, unauthorized(who.status().message())};
+    if (who->org != auth::kPlatformOrgId) {
+      // The live feed is not scoped by series yet: the platform's members only.
+      return {nullptr, error_response(403, fmt::format("user '{}' belongs to organization '{}': "
+                                                       "the live feed is the platform's",
+                                                       who->user, who->org))};
+    }
   }
   auto it = request.query.find("series");
   if (it == request.query.end() || it->second.empty()) {

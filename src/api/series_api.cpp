@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "api/platform_api.h"
 #include "api/query_params.h"
 #include "runtime/units.h"
 
@@ -107,6 +108,38 @@ Timestamp bucket_start(Timestamp ts, int64_t interval) {
   return q * interval;
 }
 
+// Which series a caller's organization sees: a series labelled with an org (the device
+// platform's) is that org's; any other is its source's (the service's `org`), and one of no
+// known source (a forwarded session's) is the platform's. The platform's members see all.
+class SeriesView {
+ public:
+  SeriesView(const HttpRequest& request, runtime::Runtime& rt) : scope_(scope_of(request)) {
+    if (scope_.all) return;
+    for (const auto& s : rt.sources()) org_of_source_[s.name] = s.org;
+  }
+  bool all() const { return scope_.all; }
+  // `streams`: where the series has values (its source when there is no metadata).
+  bool sees(const SeriesMeta* meta, const std::vector<std::string>& streams = {}) const {
+    if (scope_.all) return true;
+    if (meta != nullptr) {
+      if (auto org = meta->labels.find("org"); org != meta->labels.end()) {
+        return scope_.sees(org->second);
+      }
+      if (!meta->source.empty()) return source_sees(meta->source);
+    }
+    return std::any_of(streams.begin(), streams.end(),
+                       [&](const std::string& s) { return source_sees(s); });
+  }
+
+ private:
+  bool source_sees(const std::string& source) const {
+    auto it = org_of_source_.find(source);
+    return it != org_of_source_.end() && scope_.sees(it->second);
+  }
+  platform::Scope scope_;
+  std::map<std::string, std::string> org_of_source_;
+};
+
 class SeriesRoutes {
  public:
   explicit SeriesRoutes(runtime::Runtime& rt) : rt_(rt) {}
@@ -138,11 +171,19 @@ class SeriesRoutes {
       if (stream.empty() || m->source == stream) names[name] = true;
     }
     for (const auto& [name, v] : last) names[name] = true;
+    const SeriesView view(request, rt_);
     json items = json::array();
     for (const auto& [name, unused] : names) {
       if (!name.starts_with(prefix)) continue;
       auto k = known.find(name);
       auto l = last.find(name);
+      if (!view.all()) {
+        std::vector<std::string> streams;
+        if (l != last.end()) {
+          for (const runtime::LastValue& v : l->second) streams.push_back(v.stream);
+        }
+        if (!view.sees(k == known.end() ? nullptr : k->second, streams)) continue;
+      }
       items.push_back(series_json(name, k == known.end() ? nullptr : k->second,
                                   l == last.end() ? std::vector<runtime::LastValue>() : l->second));
     }
@@ -158,6 +199,9 @@ class SeriesRoutes {
       if (auto v = rt_.last_values().find(stream, name)) last.push_back(std::move(*v));
     }
     if (!meta && last.empty()) return no_series(name);
+    std::vector<std::string> streams;
+    for (const runtime::LastValue& v : last) streams.push_back(v.stream);
+    if (!SeriesView(request, rt_).sees(meta ? &*meta : nullptr, streams)) return no_series(name);
     return json_response(200, dump_json(series_json(name, meta ? &*meta : nullptr, last)));
   }
 
@@ -250,9 +294,15 @@ class SeriesRoutes {
       seen = seen || cached;
       if (cached || (meta && meta->source == s)) streams.push_back(s);
     }
-    if (!seen) return no_series(name);
+    if (!seen || !SeriesView(request, rt_).sees(meta ? &*meta : nullptr, streams)) {
+      return no_series(name);
+    }
     if (const std::string* p = param("stream")) {
       if (!rt_.store().has_stream(*p)) {
+        return error_response(404, fmt::format("no stream named '{}'", *p), "stream");
+      }
+      // The series' own source, or a stream of a source the caller's organization sees.
+      if (!(meta && meta->source == *p) && !SeriesView(request, rt_).sees(nullptr, {*p})) {
         return error_response(404, fmt::format("no stream named '{}'", *p), "stream");
       }
       streams = {*p};

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "api/bodies.h"
+#include "api/platform_api.h"
 #include "api/query_params.h"
 #include "core/clock.h"
 
@@ -60,6 +61,7 @@ json source_json(const runtime::SourceStatus& s) {
   return {{"kind", "source"},
           {"name", s.name},
           {"type", s.type},
+          {"org", s.org},
           {"mode", runtime::mode_name(s.mode)},
           {"health", health_json(s.health)},
           {"metrics",
@@ -78,6 +80,7 @@ json sink_json(const runtime::SinkStatus& s) {
       {"kind", "sink"},
       {"name", s.name},
       {"type", s.type},
+      {"org", s.org},
       {"mode", runtime::mode_name(s.mode)},
       {"health", health_json(s.health)},
       {"metrics", {{"delivered", s.delivered}, {"backlog", s.backlog}, {"restarts", s.restarts}}},
@@ -142,15 +145,18 @@ class ServiceRoutes {
  public:
   explicit ServiceRoutes(runtime::Runtime& runtime) : runtime_(runtime) {}
 
-  HttpResponse list() {
+  HttpResponse list(const HttpRequest& request) {
+    const platform::Scope scope = scope_of(request);
     const Timestamp now = SystemClock::instance().now();
     json out = json::array();
     std::set<std::string> keys;
     for (const auto& s : runtime_.sources()) {
+      if (!scope.sees(s.org)) continue;
       out.push_back(with_extras(source_json(s), "source:" + s.name, s.samples, now));
       keys.insert("source:" + s.name);
     }
     for (const auto& s : runtime_.sinks()) {
+      if (!scope.sees(s.org)) continue;
       out.push_back(with_extras(sink_json(s), "sink:" + s.name, s.delivered, now));
       keys.insert("sink:" + s.name);
     }
@@ -211,6 +217,20 @@ class ServiceRoutes {
     const Status st = runtime_.remove_service(name);
     if (!st.ok()) return runtime_error(st);
     return json_response(200, dump_json({{"removed", name}}));
+  }
+
+  // Whether the caller's organization may see the service; unknown names are visible (the
+  // route then answers 404 as for any unknown name).
+  bool visible(const HttpRequest& request, const std::string& name) const {
+    const platform::Scope scope = scope_of(request);
+    if (scope.all) return true;
+    for (const auto& s : runtime_.sources()) {
+      if (s.name == name) return scope.sees(s.org);
+    }
+    for (const auto& s : runtime_.sinks()) {
+      if (s.name == name) return scope.sees(s.org);
+    }
+    return true;
   }
 
   HttpResponse set_enabled(const std::string& name, bool enabled) {
@@ -298,15 +318,22 @@ SettingsErrorPlace settings_error_place(std::string_view message) {
 
 void register_service_routes(Router& router, runtime::Runtime& runtime) {
   auto routes = std::make_shared<ServiceRoutes>(runtime);
+  // A member of an organization sees and controls only its organization's services (`org`);
+  // another's answers 404 as if it did not exist.
+  const auto hidden = [](const std::string& name) {
+    return error_response(404, fmt::format("no service named '{}'", name));
+  };
   router.add("GET", "/api/v1/services",
-             [routes](const HttpRequest&, const PathParams&) { return routes->list(); });
+             [routes](const HttpRequest& r, const PathParams&) { return routes->list(r); });
   router.add(
       "POST", "/api/v1/services",
       [routes](const HttpRequest& r, const PathParams&) { return routes->add(r); },
       auth::Action::kChangeConfig);
-  router.add("GET", "/api/v1/services/{name}", [routes](const HttpRequest&, const PathParams& p) {
-    return routes->one(p.at("name"));
-  });
+  router.add("GET", "/api/v1/services/{name}",
+             [routes, hidden](const HttpRequest& r, const PathParams& p) {
+               if (!routes->visible(r, p.at("name"))) return hidden(p.at("name"));
+               return routes->one(p.at("name"));
+             });
   router.add(
       "PUT", "/api/v1/services/{name}",
       [routes](const HttpRequest& r, const PathParams& p) {
@@ -319,15 +346,18 @@ void register_service_routes(Router& router, runtime::Runtime& runtime) {
       auth::Action::kChangeConfig);
   // Enabling and disabling controls the service (operator); the default for PUT and POST.
   router.add("PUT", "/api/v1/services/{name}/mode",
-             [routes](const HttpRequest& r, const PathParams& p) {
+             [routes, hidden](const HttpRequest& r, const PathParams& p) {
+               if (!routes->visible(r, p.at("name"))) return hidden(p.at("name"));
                return routes->set_mode(r, p.at("name"));
              });
   router.add("POST", "/api/v1/services/{name}/enable",
-             [routes](const HttpRequest&, const PathParams& p) {
+             [routes, hidden](const HttpRequest& r, const PathParams& p) {
+               if (!routes->visible(r, p.at("name"))) return hidden(p.at("name"));
                return routes->set_enabled(p.at("name"), true);
              });
   router.add("POST", "/api/v1/services/{name}/disable",
-             [routes](const HttpRequest&, const PathParams& p) {
+             [routes, hidden](const HttpRequest& r, const PathParams& p) {
+               if (!routes->visible(r, p.at("name"))) return hidden(p.at("name"));
                return routes->set_enabled(p.at("name"), false);
              });
 }

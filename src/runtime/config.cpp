@@ -613,6 +613,7 @@ struct ServiceHead {
   std::string name;
   std::string type;
   bool enabled = true;
+  std::string org;
 };
 
 ServiceHead parse_service_head(ConfigTable& t, std::string_view kind, std::string_view example,
@@ -640,6 +641,12 @@ ServiceHead parse_service_head(ConfigTable& t, std::string_view kind, std::strin
   if (!t.has("type")) t.error("type", "missing; the " + k + " types are " + known_types);
   head.type = t.string("type", "", "a " + k + " type (" + known_types + ")");
   head.enabled = t.boolean("enabled", true);
+  head.org = t.string("org", "platform", "an organization's id (1 to 128 printable characters)",
+                      [](const std::string& v) {
+                        return !v.empty() && v.size() <= 128 &&
+                               std::all_of(v.begin(), v.end(),
+                                           [](unsigned char c) { return c > ' ' && c != 0x7f; });
+                      });
   return head;
 }
 
@@ -663,6 +670,7 @@ void parse_sources(TomlTable& root, const toml::array& array, const SourceTypes&
     source.name = std::move(head.name);
     source.type = std::move(head.type);
     source.enabled = head.enabled;
+    source.org = std::move(head.org);
     const std::string known_types = join(types.names(), ", ");
 
     const SourceType* type = source.type.empty() ? nullptr : types.find(source.type);
@@ -737,6 +745,7 @@ void parse_sinks(TomlTable& root, const toml::array& array, const SourceTypes& t
     sink.name = std::move(head.name);
     sink.type = std::move(head.type);
     sink.enabled = head.enabled;
+    sink.org = std::move(head.org);
     const std::string known_types = join(types.sink_names(), ", ");
     sink.sources = t.strings("sources", {}, "an array of source names, e.g. [\"line1\"]");
     for (const std::string& name : sink.sources) {

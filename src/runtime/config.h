@@ -78,6 +78,9 @@ struct SourceConfig {
   std::string name;  // unique; [A-Za-z0-9_.-]+, not starting with '.'
   std::string type;
   bool enabled = true;
+  // The organization it belongs to (`org`; the device platform's organizations): its members
+  // see it and its series. Default: the platform's own, seen only by the platform's members.
+  std::string org = "platform";
   int line = 0;  // where its [[sources]] table starts, for messages
   std::shared_ptr<const SourceSettings> settings;  // never null in a parsed Config
   // The ACL ([[acls]]) that says who may send it control requests; "": anyone the API's roles
@@ -91,6 +94,7 @@ struct SinkConfig {
   std::string name;  // unique among sinks; also the name of its cursors in the store
   std::string type;
   bool enabled = true;
+  std::string org = "platform";  // as SourceConfig::org
   std::vector<std::string> sources;  // the sources whose data it delivers; empty: all
   int line = 0;
   std::shared_ptr<const SinkSettings> settings;  // never null in a parsed Config

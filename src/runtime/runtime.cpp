@@ -360,6 +360,7 @@ class Runtime::Slot final : public SourceContext, public ServiceSlot<Source, Sou
     SourceStatus s;
     s.name = config_.name;
     s.type = config_.type;
+    s.org = config_.org;
     std::tie(s.mode, s.health) = mode_and_health();
     s.samples = samples_.load(std::memory_order_relaxed);
     s.batches = batches_.load(std::memory_order_relaxed);
@@ -630,6 +631,7 @@ class Runtime::SinkSlot final : public SinkContext, public ServiceSlot<Sink, Sin
     SinkStatus st;
     st.name = config_.name;
     st.type = config_.type;
+    st.org = config_.org;
     std::tie(st.mode, st.health) = mode_and_health();
     st.delivered = delivered_.load(std::memory_order_relaxed);
     st.backlog = backlog();

@@ -86,6 +86,7 @@ std::string stream_service(std::string_view meta_json);
 struct SourceStatus {
   std::string name;
   std::string type;
+  std::string org;  // SourceConfig::org
   Mode mode = Mode::kIdle;
   Health health;
   uint64_t samples = 0;  // ingested and kept since start
@@ -100,6 +101,7 @@ struct SourceStatus {
 struct SinkStatus {
   std::string name;
   std::string type;
+  std::string org;  // SinkConfig::org
   Mode mode = Mode::kIdle;
   Health health;
   uint64_t delivered = 0;  // samples committed since start

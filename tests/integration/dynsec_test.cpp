@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "fixtures/mosquitto.h"
+#include "fixtures/mqtt_test_client.h"
 #include "fixtures/test_support.h"
 #include "protocols/mqtt/connection.h"
 #include "protocols/mqtt/packet.h"
@@ -65,83 +66,7 @@ std::string topic_of(const std::string& channel, const std::string& rest = "tele
   return "channels/" + channel + "/messages/" + rest;
 }
 
-// One MQTT client (a device, or the ingest client) on Sluice's own Connection.
-class Client {
- public:
-  Client(const Mosquitto& broker, const std::string& username, const std::string& password) {
-    mqtt::ConnectionOptions o;
-    o.host = broker.host();
-    o.port = broker.port();
-    static int n = 0;
-    o.connect.client_id = username + "-" + std::to_string(++n);
-    o.connect.username = username;
-    o.connect.password = password;
-    o.timeout = milliseconds(10'000);
-    conn_ = std::make_unique<mqtt::Connection>(std::move(o));
-  }
-
-  Status connect() {
-    Result<mqtt::Connack> ack = conn_->connect(std::stop_token());
-    return ack.status();
-  }
-
-  // The granted code for one filter (>= 0x80: refused).
-  uint8_t subscribe(const std::string& filter) {
-    Result<std::vector<uint8_t>> granted = conn_->subscribe({{filter, 0}}, std::stop_token());
-    EXPECT_TRUE(granted.ok()) << granted.status().to_string();
-    return granted.ok() && !granted->empty() ? (*granted)[0] : 0xFF;
-  }
-
-  // QoS 0: returns once the bytes are written; false if the connection is gone.
-  bool publish(const std::string& topic, const std::string& payload) {
-    mqtt::Publish p;
-    p.topic = topic;
-    p.payload = payload;
-    conn_->send(mqtt::encode_publish(conn_->version(), p));
-    const auto end = std::chrono::steady_clock::now() + kDeadline;
-    while (conn_->pending_send_bytes() > 0 && std::chrono::steady_clock::now() < end) {
-      if (!pump(milliseconds(10))) return false;
-    }
-    return conn_->pending_send_bytes() == 0;
-  }
-
-  // Payloads received up to and including `marker`, or nullopt if it did not come in time.
-  std::optional<std::vector<std::string>> receive_until(const std::string& marker) {
-    std::vector<std::string> got;
-    const auto end = std::chrono::steady_clock::now() + kDeadline;
-    while (std::chrono::steady_clock::now() < end) {
-      Result<std::optional<mqtt::Packet>> p = conn_->next(kSlice);
-      if (!p.ok()) {
-        ADD_FAILURE() << "lost the connection: " << p.status().to_string();
-        return std::nullopt;
-      }
-      if (!p->has_value() || (*p)->header.type != mqtt::PacketType::kPublish) continue;
-      Result<mqtt::Publish> pub = mqtt::decode_publish(conn_->version(), (*p)->header, (*p)->body);
-      if (!pub.ok()) continue;
-      got.emplace_back(pub->payload);
-      if (got.back() == marker) return got;
-    }
-    return std::nullopt;
-  }
-
-  // True once the broker closed the connection (looks for up to `wait`).
-  bool dropped(milliseconds wait = kSlice) {
-    if (dropped_) return true;
-    dropped_ = !pump(wait);
-    return dropped_;
-  }
-
- private:
-  // Runs the connection's I/O once; false if it is gone.
-  bool pump(milliseconds wait) {
-    Result<std::optional<mqtt::Packet>> p = conn_->next(wait);
-    if (!p.ok()) return false;
-    return !(p->has_value() && (*p)->header.type == mqtt::PacketType::kDisconnect);
-  }
-
-  std::unique_ptr<mqtt::Connection> conn_;
-  bool dropped_ = false;
-};
+using Client = testing::MqttTestClient;
 
 class DynsecTest : public ::testing::Test {
  protected:

@@ -26,6 +26,7 @@
 
 #include "fixtures/api_harness.h"
 #include "fixtures/mosquitto.h"
+#include "fixtures/mqtt_test_client.h"
 #include "fixtures/test_support.h"
 #include "platform/mqtt_adapter.h"
 #include "platform/registry.h"
@@ -50,52 +51,7 @@ MosquittoOptions dynsec_broker() {
   return o;
 }
 
-// A device on Sluice's own MQTT connection.
-class Device {
- public:
-  Device(const Mosquitto& broker, const std::string& id, const std::string& key) {
-    mqtt::ConnectionOptions o;
-    o.host = broker.host();
-    o.port = broker.port();
-    static int n = 0;
-    o.connect.client_id = "device-" + std::to_string(++n);
-    o.connect.username = id;
-    o.connect.password = key;
-    o.timeout = milliseconds(10'000);
-    conn_ = std::make_unique<mqtt::Connection>(std::move(o));
-  }
-  Status connect() { return conn_->connect(std::stop_token()).status(); }
-  uint8_t subscribe(const std::string& filter) {
-    Result<std::vector<uint8_t>> granted = conn_->subscribe({{filter, 0}}, std::stop_token());
-    return granted.ok() && !granted->empty() ? (*granted)[0] : 0xFF;
-  }
-  // QoS 0: true once written.
-  bool publish(const std::string& topic, const std::string& payload) {
-    mqtt::Publish p;
-    p.topic = topic;
-    p.payload = payload;
-    conn_->send(mqtt::encode_publish(conn_->version(), p));
-    const auto end = std::chrono::steady_clock::now() + kDeadline;
-    while (conn_->pending_send_bytes() > 0 && std::chrono::steady_clock::now() < end) {
-      if (!pump(milliseconds(10))) return false;
-    }
-    return conn_->pending_send_bytes() == 0;
-  }
-  // True once the broker closed the connection (pumps until `wait` passed).
-  bool dropped(milliseconds wait = milliseconds(100)) {
-    if (!dropped_) dropped_ = !pump(wait);
-    return dropped_;
-  }
-
- private:
-  bool pump(milliseconds wait) {
-    Result<std::optional<mqtt::Packet>> p = conn_->next(wait);
-    if (!p.ok()) return false;
-    return !(p->has_value() && (*p)->header.type == mqtt::PacketType::kDisconnect);
-  }
-  std::unique_ptr<mqtt::Connection> conn_;
-  bool dropped_ = false;
-};
+using Device = testing::MqttTestClient;
 
 class PlatformMqttTest : public ::testing::Test {
  protected:
