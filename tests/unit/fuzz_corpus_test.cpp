@@ -8,6 +8,7 @@
 
 #include "fixtures/test_support.h"
 #include "fuzz/api_targets.h"
+#include "fuzz/jwt_targets.h"
 #include "fuzz/mqtt_targets.h"
 #include "fuzz/targets.h"
 
@@ -45,6 +46,8 @@ TEST(FuzzCorpusTest, ApiParameterCorpusReplaysCleanly) {
 TEST(FuzzCorpusTest, ApiBodyCorpusReplaysCleanly) {
   EXPECT_GT(replay("api_bodies", fuzz::api_bodies), 0u);
 }
+
+TEST(FuzzCorpusTest, JwtCorpusReplaysCleanly) { EXPECT_GT(replay("jwt", fuzz::jwt), 0u); }
 
 TEST(FuzzCorpusTest, MqttPacketCorpusReplaysCleanly) {
   EXPECT_GT(replay("mqtt", fuzz::mqtt_packets), 0u);
