@@ -177,6 +177,9 @@ function loggedIn(me) {
   document.body.classList.toggle('not-admin', me.role !== 'admin');  // hides .admin-only (document edits)
   // Organizations are the platform's admins' to change; only platform members pick organizations.
   for (const a of document.querySelectorAll('[data-platform-admin]')) a.hidden = !platformAdmin();
+  if (!platformMember()) {
+    for (const a of document.querySelectorAll('[data-platform]')) a.hidden = true;
+  }
   document.body.classList.toggle('not-platform', !platformMember());  // hides .platform-only
 }
 
@@ -211,17 +214,17 @@ async function logout() {
 
 const PAGES = {
   login: {show: () => $('#login-user').focus()},
-  overview: {show: showOverview},
-  status: {show: showStatus},
+  overview: {show: showOverview, platform: true},
+  status: {show: showStatus, platform: true},
   series: {show: showSeries},
   service: {show: showService},
-  users: {show: showUsers, admin: true},
-  rules: {show: showRules},
-  notifications: {show: showNotifications},
-  history: {show: (name) => showHistory(name).catch((e) => notify(e.message))},
-  scripts: {show: showScripts},
-  acls: {show: showAcls},
-  control: {show: (name) => showControl(name).catch((e) => notify(e.message))},
+  users: {show: showUsers, admin: true, platform: true},
+  rules: {show: showRules, platform: true},
+  notifications: {show: showNotifications, platform: true},
+  history: {show: (name) => showHistory(name).catch((e) => notify(e.message)), platform: true},
+  scripts: {show: showScripts, platform: true},
+  acls: {show: showAcls, platform: true},
+  control: {show: (name) => showControl(name).catch((e) => notify(e.message)), platform: true},
   // Devices (docs/platform.md).
   things: {show: () => showThings().catch((e) => notify(explained(e).message))},
   thing: {show: (id) => showThing(id).catch((e) => notify(explained(e).message)), nav: 'things'},
@@ -243,6 +246,9 @@ function route() {
   if (state.me && page === 'login') page = 'overview';
   if (PAGES[page].admin && state.me?.role !== 'admin') page = 'overview';
   if (PAGES[page].platformAdmin && !platformAdmin()) page = 'overview';
+  // A member of another organization reaches its devices, services and series only (the API
+  // answers 403 elsewhere): it lands on its things.
+  if (PAGES[page].platform && state.me && !platformMember()) page = 'things';
   stopPolling();
   if (page !== 'series') destroyChart();
   for (const s of document.querySelectorAll('.page')) s.hidden = s.id !== `page-${page}`;
