@@ -4,8 +4,11 @@
 
 #include <memory>
 
-#include "platform/platform_source.h"
 #include "runtime/source_types.h"
+
+namespace sluice::platform {
+class RegistryLink;  // platform/platform_source.h
+}  // namespace sluice::platform
 
 namespace sluice::cli {
 

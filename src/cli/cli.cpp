@@ -40,6 +40,7 @@
 #include "io/env.h"
 #include "platform/bootstrap.h"
 #include "platform/edge_bootstrap.h"
+#include "platform/platform_source.h"
 #include "platform/registry.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
