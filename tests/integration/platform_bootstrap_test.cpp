@@ -36,21 +36,14 @@ class PlatformBootstrapTest : public ::testing::Test {
   void SetUp() override { start(kSealKey); }
   void start(std::optional<std::string> seal_key) {
     ASSERT_TRUE(harness_.start(dir_, kConfig, {.auth = true, .bootstrap_key = seal_key}));
-    auth::Auth* a = harness_.auth();
-    admin_ = token_of(a, "root", auth::Role::kAdmin);
-    operator_ = token_of(a, "otto", auth::Role::kOperator);
-    viewer_ = token_of(a, "vera", auth::Role::kViewer);
+    admin_ = harness_.user_token("root", auth::Role::kAdmin);
+    operator_ = harness_.user_token("otto", auth::Role::kOperator);
+    viewer_ = harness_.user_token("vera", auth::Role::kViewer);
     ASSERT_TRUE(testing::eventually([&] {
       return harness_.runtime()
           ->with_source("things", [](auto&, auto&) { return Status::ok_status(); })
           .ok();
     }));
-  }
-  static std::string token_of(auth::Auth* a, const std::string& user, auth::Role role) {
-    EXPECT_TRUE(a->users().create(user, "a password of some length", role).ok());
-    auto t = a->tokens().create(user, auth::TokenKind::kApi, "test", 0);
-    EXPECT_TRUE(t.ok()) << t.status().message();
-    return t.ok() ? t->token : std::string();
   }
   testing::HttpClient::Response call(const std::string& method, const std::string& path,
                                      const std::string& body, const std::string& token) {
@@ -66,16 +59,12 @@ class PlatformBootstrapTest : public ::testing::Test {
     if (!authorization.empty()) headers["Authorization"] = authorization;
     return client_.request(method, harness_.url(path), body, headers);
   }
-  static json parse(const testing::HttpClient::Response& r) {
-    return json::parse(r.body, nullptr, false);
-  }
+  static json parse(const testing::HttpClient::Response& r) { return testing::answer_json(r); }
   static std::string message(const testing::HttpClient::Response& r) {
-    const json j = parse(r);
-    return j.is_object() && j.contains("error") ? j["error"].value("message", "") : r.body;
+    return testing::answer_message(r);
   }
   static std::string field(const testing::HttpClient::Response& r) {
-    const json j = parse(r);
-    return j.is_object() && j.contains("error") ? j["error"].value("field", "") : "";
+    return testing::answer_field(r);
   }
   std::string make_channel(const std::string& name, const std::string& token) {
     const auto c = call("POST", "/api/v1/channels", json({{"name", name}}).dump(), token);

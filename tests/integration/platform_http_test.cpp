@@ -33,21 +33,14 @@ class PlatformHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(harness_.start(dir_, kConfig, {.auth = true}));
-    auth::Auth* a = harness_.auth();
-    admin_ = token_of(a, "root", auth::Role::kAdmin);
-    operator_ = token_of(a, "otto", auth::Role::kOperator);
-    viewer_ = token_of(a, "vera", auth::Role::kViewer);
+    admin_ = harness_.user_token("root", auth::Role::kAdmin);
+    operator_ = harness_.user_token("otto", auth::Role::kOperator);
+    viewer_ = harness_.user_token("vera", auth::Role::kViewer);
     ASSERT_TRUE(testing::eventually([&] {
       return harness_.runtime()
           ->with_source("things", [](auto&, auto&) { return Status::ok_status(); })
           .ok();
     }));
-  }
-  static std::string token_of(auth::Auth* a, const std::string& user, auth::Role role) {
-    EXPECT_TRUE(a->users().create(user, "a password of some length", role).ok());
-    auto t = a->tokens().create(user, auth::TokenKind::kApi, "test", 0);
-    EXPECT_TRUE(t.ok()) << t.status().message();
-    return t.ok() ? t->token : std::string();
   }
   testing::HttpClient::Response call(const std::string& method, const std::string& path,
                                      const std::string& body, const std::string& token) {
@@ -62,12 +55,9 @@ class PlatformHttpTest : public ::testing::Test {
     if (!authorization.empty()) headers["Authorization"] = authorization;
     return client_.request("POST", harness_.url(path), body, headers);
   }
-  static json parse(const testing::HttpClient::Response& r) {
-    return json::parse(r.body, nullptr, false);
-  }
+  static json parse(const testing::HttpClient::Response& r) { return testing::answer_json(r); }
   static std::string message(const testing::HttpClient::Response& r) {
-    const json j = parse(r);
-    return j.is_object() && j.contains("error") ? j["error"].value("message", "") : r.body;
+    return testing::answer_message(r);
   }
   std::string detail(const std::string& name) {
     for (const auto& s : harness_.runtime()->sources()) {
@@ -260,8 +250,7 @@ TEST_F(PlatformHttpTest, AMemberOfAnOrganizationSeesAndChangesOnlyItsOwn) {
   EXPECT_EQ(call("GET", other, "", amy).status, 404);
   EXPECT_EQ(call("DELETE", other, "", amy).status, 404);
   EXPECT_EQ(call("POST", other + "/key", "", amy).status, 404);
-  EXPECT_EQ(call("POST", "/api/v1/things", R"({"name": "x", "org": "platform"})", amy).status,
-            403);
+  EXPECT_EQ(call("POST", "/api/v1/things", R"({"name": "x", "org": "platform"})", amy).status, 403);
   // Even an admin of acme manages no users, no organizations and no configuration.
   EXPECT_EQ(call("GET", "/api/v1/users", "", amy).status, 403);
   EXPECT_EQ(call("POST", "/api/v1/orgs", R"({"name": "evil"})", amy).status, 403);

@@ -49,21 +49,13 @@ class PlatformOrgsTest : public ::testing::Test {
     ASSERT_TRUE(harness_.platform()
                     ->create_org(platform::Scope::everything(), "Acme", json::object(), "acme")
                     .ok());
-    admin_ = token_of("root", auth::Role::kAdmin, "platform");
-    member_ = token_of("ann", auth::Role::kOperator, "acme");
+    admin_ = harness_.user_token("root", auth::Role::kAdmin);
+    member_ = harness_.user_token("ann", auth::Role::kOperator, "acme");
     // Both simulators have values.
     ASSERT_TRUE(testing::eventually([&] {
       return harness_.runtime()->last_values().find("acme-line", "acme.sine0").has_value() &&
              harness_.runtime()->last_values().find("plant", "plant.sine0").has_value();
     }));
-  }
-  std::string token_of(const std::string& user, auth::Role role, const std::string& org) {
-    auth::Auth* a = harness_.auth();
-    auto made = a->users().create(user, "a password of some length", role, org);
-    EXPECT_TRUE(made.ok()) << made.status().message();
-    auto t = a->tokens().create(user, auth::TokenKind::kApi, "test", 0);
-    EXPECT_TRUE(t.ok()) << t.status().message();
-    return t.ok() ? t->token : std::string();
   }
   testing::HttpClient::Response call(const std::string& method, const std::string& path,
                                      const std::string& token, const std::string& body = "") {
@@ -71,9 +63,7 @@ class PlatformOrgsTest : public ::testing::Test {
         method, harness_.url(path), body,
         {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
   }
-  static json parse(const testing::HttpClient::Response& r) {
-    return json::parse(r.body, nullptr, false);
-  }
+  static json parse(const testing::HttpClient::Response& r) { return testing::answer_json(r); }
   static std::vector<std::string> names(const json& list, const char* field) {
     std::vector<std::string> out;
     for (const json& item : list) out.push_back(item[field]);
