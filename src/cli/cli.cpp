@@ -336,18 +336,12 @@ int cmd_run_edge(EdgeOptions o, const std::string& log_level, char** argv) {
     o.fetch.external_key = *key;
   }
   if (!o.decryption_key_file.empty()) {
-    Result<std::string> hex = read_secret(o.decryption_key_file);
-    std::string key;
-    for (size_t i = 0; hex.ok() && i + 1 < hex->size(); i += 2) {
-      key.push_back(static_cast<char>(std::stoi(hex->substr(i, 2), nullptr, 16)));
-    }
-    if (!hex.ok() || hex->size() != 2 * platform::kBootstrapKeyBytes ||
-        hex->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
-      spdlog::critical("--bootstrap-key-file: {} must hold 64 hex characters (a 32-byte key)",
-                       o.decryption_key_file);
+    Result<std::string> key = platform::read_bootstrap_key(o.decryption_key_file);
+    if (!key.ok()) {
+      spdlog::critical("--bootstrap-key-file: {}", key.status().message());
       return kExitBadInput;
     }
-    o.fetch.decryption_key = key;
+    o.fetch.decryption_key = *key;
   }
   const std::string cached = o.dir + "/sluice.toml";
   std::chrono::seconds backoff(1);
